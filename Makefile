@@ -1,0 +1,69 @@
+# Every command in the README is a target here. The first run of any target creates .venv and
+# installs the project with all its extras; later runs reuse it until pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST ?= $(BIN)/python -m pytest
+
+.PHONY: dev test test-unit test-integration test-e2e test-infra setup-e2e setup-infra \
+        lint format types check bench build clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## make dev: the whole chat on this machine (local cloud + browser client), Ctrl-C stops it.
+dev: $(STAMP)
+	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT)
+
+## make test: every test tier. Installs what the tiers need (Chromium, shellcheck, checkov).
+test: $(STAMP) setup-e2e setup-infra
+	$(PYTEST) tests
+
+test-unit: $(STAMP)
+	$(PYTEST) tests/unit
+
+test-integration: $(STAMP)
+	$(PYTEST) tests/integration
+
+test-e2e: $(STAMP) setup-e2e
+	$(PYTEST) tests/e2e
+
+test-infra: $(STAMP) setup-infra
+	$(PYTEST) tests/infra
+
+setup-e2e:
+	bash scripts/setup-e2e.sh
+
+setup-infra:
+	bash scripts/setup-infra.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+types: $(STAMP)
+	$(BIN)/mypy lambda/chat scripts/localcloud
+
+## make check: the one quality gate: lint, types and every test.
+check: lint types test
+
+## make bench: benchmark scripts; prints figures and writes bench/results.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+## make build: the Lambda function zip and dependency layer under build/.
+build:
+	bash scripts/build_lambda.sh
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

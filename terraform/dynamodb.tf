@@ -1,0 +1,131 @@
+# Access patterns and the key or index that serves each are listed in the README
+# ("Data model"). Nothing on a request path Scans.
+
+resource "aws_dynamodb_table" "users" {
+  name         = "${local.name}-users"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  # WebSocket tickets live here too and expire by TTL.
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+}
+
+resource "aws_dynamodb_table" "rooms" {
+  name         = "${local.name}-rooms"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  attribute {
+    name = "userKey"
+    type = "S"
+  }
+
+  # Member items carry userKey = USER#<lowercased username>: "rooms I belong to".
+  global_secondary_index {
+    name            = "byUser"
+    hash_key        = "userKey"
+    range_key       = "pk"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+}
+
+resource "aws_dynamodb_table" "connections" {
+  name         = "${local.name}-connections"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  # A connection outlives API Gateway's 2-hour limit only when $disconnect was lost.
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  tags = local.tags
+}
+
+resource "aws_dynamodb_table" "messages" {
+  name         = "${local.name}-messages"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "roomId"
+  range_key    = "messageId"
+
+  attribute {
+    name = "roomId"
+    type = "S"
+  }
+
+  attribute {
+    name = "messageId"
+    type = "S"
+  }
+
+  stream_enabled   = true
+  stream_view_type = "NEW_IMAGE"
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+}

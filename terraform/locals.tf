@@ -1,0 +1,113 @@
+# The topology of the system as plain data. Terraform's resources consume these maps with
+# for_each, and the local cloud (scripts/localcloud) reads this same file at start-up, so a
+# function, route or stream setting added here is served locally with no second list in Python.
+# Keep every entry of a map the same shape: the local cloud and Terraform both rely on it.
+locals {
+  name = "${var.project_name}-${var.environment}"
+
+  tags = merge(
+    {
+      Project     = var.project_name
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    },
+    var.tags,
+  )
+
+  # One Lambda function per key. `handler` is module.function inside the `chat` package.
+  lambda_functions = {
+    rest = {
+      handler     = "chat.handlers.rest.lambda_handler"
+      description = "REST API: signup, login, me, WebSocket tickets, rooms, history, members"
+      # bcrypt at cost 12 is CPU-bound and Lambda gives CPU in proportion to memory.
+      memory_size = 1024
+      timeout     = 10
+    }
+    authorizer = {
+      handler     = "chat.handlers.authorizer.lambda_handler"
+      description = "WebSocket $connect REQUEST authorizer: consumes a single-use ticket"
+      memory_size = 256
+      timeout     = 5
+    }
+    connections = {
+      handler     = "chat.handlers.connections.lambda_handler"
+      description = "WebSocket $connect and $disconnect: stores and removes connections"
+      memory_size = 256
+      timeout     = 10
+    }
+    rooms = {
+      handler     = "chat.handlers.rooms.lambda_handler"
+      description = "WebSocket room actions: create, join requests, approvals, history, members"
+      memory_size = 256
+      timeout     = 10
+    }
+    send_message = {
+      handler     = "chat.handlers.send_message.lambda_handler"
+      description = "WebSocket sendMessage: validates and writes one item to the Messages table"
+      memory_size = 256
+      timeout     = 5
+    }
+    stream_processor = {
+      handler     = "chat.handlers.stream_processor.lambda_handler"
+      description = "Messages stream consumer: fans each message out to its room's connections"
+      memory_size = 512
+      timeout     = 60
+    }
+  }
+
+  # The REST API is one proxy resource; the rest function routes by method and path.
+  rest_api_function = "rest"
+
+  # WebSocket route key => the function that serves it. `authorizer` marks the route that runs
+  # the REQUEST authorizer first; `reply` makes the function's returned body the direct reply
+  # to the client (a two-way route with a $default route response).
+  websocket_routes = {
+    "$connect"    = { function = "connections", authorizer = true, reply = false }
+    "$disconnect" = { function = "connections", authorizer = false, reply = false }
+    "$default"    = { function = "rooms", authorizer = false, reply = true }
+    createRoom    = { function = "rooms", authorizer = false, reply = true }
+    joinRoom      = { function = "rooms", authorizer = false, reply = true }
+    approveJoin   = { function = "rooms", authorizer = false, reply = true }
+    rejectJoin    = { function = "rooms", authorizer = false, reply = true }
+    getMessages   = { function = "rooms", authorizer = false, reply = true }
+    getMembers    = { function = "rooms", authorizer = false, reply = true }
+    sendMessage   = { function = "send_message", authorizer = false, reply = true }
+  }
+
+  websocket_authorizer_function = "authorizer"
+
+  # The Messages stream => stream_processor mapping.
+  stream_mapping = {
+    function                           = "stream_processor"
+    batch_size                         = 100
+    maximum_batching_window_in_seconds = 0
+    maximum_retry_attempts             = 5
+    maximum_record_age_in_seconds      = 3600
+    bisect_batch_on_function_error     = true
+    # Only new messages fan out; TTL deletes and edits never invoke the processor.
+    filter_patterns = [jsonencode({ eventName = ["INSERT"] })]
+  }
+
+  # The environment every function gets. Endpoints are never read from events, so the same
+  # code runs on AWS, on LocalStack and in the local cloud.
+  lambda_environment = {
+    USERS_TABLE            = aws_dynamodb_table.users.name
+    ROOMS_TABLE            = aws_dynamodb_table.rooms.name
+    CONNECTIONS_TABLE      = aws_dynamodb_table.connections.name
+    MESSAGES_TABLE         = aws_dynamodb_table.messages.name
+    JWT_SECRET_PARAMETER   = var.jwt_secret_parameter_name
+    JWT_ISSUER             = var.jwt_issuer
+    JWT_TTL_SECONDS        = tostring(var.jwt_ttl_seconds)
+    BCRYPT_ROUNDS          = tostring(var.bcrypt_rounds)
+    WS_MANAGEMENT_ENDPOINT = local.websocket_management_endpoint
+    LOG_LEVEL              = var.log_level
+  }
+
+  # Built from the API id rather than the stage so the functions do not depend on the stage
+  # (which depends on the functions). A custom domain overrides it.
+  websocket_management_endpoint = (
+    var.websocket_management_endpoint != ""
+    ? var.websocket_management_endpoint
+    : "https://${aws_apigatewayv2_api.websocket.id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${var.stage_name}"
+  )
+}
