@@ -71,6 +71,7 @@ locals {
     rejectJoin    = { function = "rooms", authorizer = false, reply = true }
     getMessages   = { function = "rooms", authorizer = false, reply = true }
     getMembers    = { function = "rooms", authorizer = false, reply = true }
+    ping          = { function = "rooms", authorizer = false, reply = true }
     sendMessage   = { function = "send_message", authorizer = false, reply = true }
   }
 

@@ -1,0 +1,1 @@
+"""Lambda entry points: one module per function, each a thin adapter over the domain."""

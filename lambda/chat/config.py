@@ -1,0 +1,66 @@
+"""Settings read once from the environment (see docs/design.md for the full list)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from e
+
+
+@dataclass(frozen=True)
+class Settings:
+    users_table: str
+    rooms_table: str
+    connections_table: str
+    messages_table: str
+    jwt_secret_parameter: str | None = None
+    jwt_secret: str | None = None
+    jwt_issuer: str = "serverless-chat"
+    jwt_ttl_seconds: int = 3600
+    ticket_ttl_seconds: int = 30
+    bcrypt_rounds: int = 12
+    management_endpoint: str | None = None
+    fanout_concurrency: int = 32
+    cors_allow_origin: str = "*"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [
+            n
+            for n in ("USERS_TABLE", "ROOMS_TABLE", "CONNECTIONS_TABLE", "MESSAGES_TABLE")
+            if not env.get(n)
+        ]
+        if missing:
+            raise ConfigurationError("missing environment variables: " + ", ".join(missing))
+        return cls(
+            users_table=env["USERS_TABLE"],
+            rooms_table=env["ROOMS_TABLE"],
+            connections_table=env["CONNECTIONS_TABLE"],
+            messages_table=env["MESSAGES_TABLE"],
+            jwt_secret_parameter=env.get("JWT_SECRET_PARAMETER") or None,
+            jwt_secret=env.get("JWT_SECRET") or None,
+            jwt_issuer=env.get("JWT_ISSUER") or "serverless-chat",
+            jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 3600),
+            ticket_ttl_seconds=_int(env, "TICKET_TTL_SECONDS", 30),
+            bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
+            management_endpoint=env.get("WS_MANAGEMENT_ENDPOINT") or None,
+            fanout_concurrency=max(1, _int(env, "FANOUT_CONCURRENCY", 32)),
+            cors_allow_origin=env.get("CORS_ALLOW_ORIGIN") or "*",
+            log_level=env.get("LOG_LEVEL") or "INFO",
+        )

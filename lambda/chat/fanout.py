@@ -1,0 +1,159 @@
+"""The stream processor's work: deliver each stored message to every connection in its room.
+
+For one batch of stream records: group by room and order by message id; read each room's live
+connections with one Query; post concurrently (bounded by the executor), each connection
+receiving its room's messages in order. 410 Gone removes the connection. Other failures are
+retried a few times; records still undelivered are reported so that Lambda retries from the
+first of them (ReportBatchItemFailures). A per-container log of what was delivered keeps a
+retried batch from re-posting to connections that already got a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from chat.models import Connection, Message
+from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
+from chat.store import ConnectionsStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    sequence_number: str
+    message: Message
+
+
+class DeliveryLog:
+    """A bounded, thread-safe memory of (message id, connection id) pairs delivered."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return key in self._seen
+
+    def add(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._seen[key] = None
+            if len(self._seen) > self.capacity:
+                self._seen.popitem(last=False)
+
+
+@dataclass
+class BatchReport:
+    failed_sequence_numbers: list[str] = field(default_factory=list)
+    posts: int = 0
+    gone: int = 0
+    skipped_already_delivered: int = 0
+
+
+class FanOut:
+    def __init__(
+        self,
+        connections: ConnectionsStore,
+        poster: Any,
+        executor: Executor,
+        delivered: DeliveryLog | None = None,
+        attempts: int = 3,
+        backoff_seconds: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.connections = connections
+        self.poster = poster
+        self.executor = executor
+        self.delivered = delivered if delivered is not None else DeliveryLog()
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+
+    def deliver(self, records: Iterable[StreamRecord]) -> BatchReport:
+        by_room: dict[str, list[StreamRecord]] = {}
+        for record in records:
+            by_room.setdefault(record.message.room_id, []).append(record)
+        report = BatchReport()
+        failed: set[str] = set()
+        jobs: list[tuple[Connection, list[StreamRecord]]] = []
+        for room_id, room_records in by_room.items():
+            room_records.sort(key=lambda r: r.message.message_id)
+            try:
+                connections = self.connections.of_room(room_id)
+            except Exception:
+                log.exception("could not read the room's connections", extra={"roomId": room_id})
+                failed.update(r.sequence_number for r in room_records)
+                continue
+            jobs.extend((c, room_records) for c in connections)
+
+        lock = threading.Lock()
+
+        def run(job: tuple[Connection, list[StreamRecord]]) -> None:
+            outcome = self._deliver_to(*job)
+            with lock:
+                report.posts += outcome.posts
+                report.gone += outcome.gone
+                report.skipped_already_delivered += outcome.skipped_already_delivered
+                failed.update(outcome.failed_sequence_numbers)
+
+        list(self.executor.map(run, jobs))
+        order = {r.sequence_number: i for rs in by_room.values() for i, r in enumerate(rs)}
+        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
+        return report
+
+    def _deliver_to(self, connection: Connection, records: list[StreamRecord]) -> BatchReport:
+        outcome = BatchReport()
+        for index, record in enumerate(records):
+            key = (record.message.message_id, connection.connection_id)
+            if key in self.delivered:
+                outcome.skipped_already_delivered += 1
+                continue
+            frame = encode_frame({"type": "message", "message": record.message.to_wire()})
+            try:
+                self._post_with_retries(connection.connection_id, frame)
+            except GoneConnectionError:
+                outcome.gone += 1
+                self._forget(connection.connection_id)
+                return outcome
+            except DeliveryError:
+                log.warning(
+                    "delivery failed after retries",
+                    extra={
+                        "connectionId": connection.connection_id,
+                        "roomId": record.message.room_id,
+                    },
+                )
+                # This message and the ones after it (order matters) go back to Lambda.
+                outcome.failed_sequence_numbers.extend(r.sequence_number for r in records[index:])
+                return outcome
+            outcome.posts += 1
+            self.delivered.add(key)
+        return outcome
+
+    def _post_with_retries(self, connection_id: str, frame: bytes) -> None:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                self.poster.post(connection_id, frame)
+                return
+            except DeliveryError:
+                if attempt == self.attempts:
+                    raise
+                self.sleep(self.backoff_seconds * (2 ** (attempt - 1)))
+
+    def _forget(self, connection_id: str) -> None:
+        try:
+            self.connections.remove(connection_id)
+        except Exception:
+            # TTL removes it eventually; a failed clean-up must not fail the batch.
+            log.exception(
+                "could not remove a gone connection", extra={"connectionId": connection_id}
+            )

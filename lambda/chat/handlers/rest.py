@@ -1,0 +1,206 @@
+"""The REST API (API Gateway REST API, one {proxy+} resource): accounts, tickets and reads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chat import validation
+from chat.accounts import AccountService, TicketService
+from chat.config import Settings
+from chat.errors import ChatError, InvalidInputError, NotFoundError
+from chat.passwords import PasswordHasher
+from chat.rooms import RoomService
+from chat.runtime import Stores, configure_logging, signing_key
+from chat.tokens import TokenService
+
+settings = Settings.from_env()
+configure_logging(settings.log_level)
+stores = Stores.from_settings(settings)
+accounts = AccountService(
+    stores.users,
+    PasswordHasher(settings.bcrypt_rounds),
+    TokenService(signing_key(settings), settings.jwt_issuer, settings.jwt_ttl_seconds, time.time),
+    time.time,
+)
+tickets = TicketService(stores.users, time.time, settings.ticket_ttl_seconds)
+# Reads only: the REST function never posts to connections.
+rooms = RoomService(stores.rooms, stores.connections, stores.messages, None, time.time)
+log = logging.getLogger("chat.rest")
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: str | None
+
+    def json(self) -> dict[str, Any]:
+        return validation.parse_json_object(self.body)
+
+    def user(self) -> str:
+        return accounts.authenticate(self.headers.get("authorization"))
+
+
+Response = tuple[int, dict[str, Any]]
+
+
+def signup(request: Request) -> Response:
+    payload = request.json()
+    username = accounts.signup(validation.username(payload), validation.password(payload))
+    return 201, {"username": username}
+
+
+def login(request: Request) -> Response:
+    payload = request.json()
+    # Malformed credentials cannot match any account; they get the same answer as wrong ones
+    # only when well-formed, so a client learns about typos in the form, not about accounts.
+    session = accounts.login(validation.username(payload), validation.password(payload))
+    return 200, {
+        "token": session.token,
+        "expiresAt": _iso(session.expires_at),
+        "username": session.username,
+    }
+
+
+def me(request: Request) -> Response:
+    return 200, {"username": request.user()}
+
+
+def ticket(request: Request) -> Response:
+    value, expires_at = tickets.issue(request.user())
+    return 201, {"ticket": value, "expiresAt": _iso(expires_at)}
+
+
+def list_rooms(request: Request) -> Response:
+    return 200, {"rooms": rooms.list_for(request.user())}
+
+
+def room_messages(request: Request) -> Response:
+    username = request.user()
+    room_id = validation.room_id(request.params)
+    limit, before, after = validation.history_query(request.query)
+    messages, has_more = rooms.history(room_id, username, limit, before, after)
+    return 200, {"messages": [m.to_wire() for m in messages], "hasMore": has_more}
+
+
+def room_members(request: Request) -> Response:
+    username = request.user()
+    return 200, rooms.members(validation.room_id(request.params), username)
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
+    ("POST", re.compile(r"^/auth/signup$"), signup),
+    ("POST", re.compile(r"^/auth/login$"), login),
+    ("GET", re.compile(r"^/me$"), me),
+    ("POST", re.compile(r"^/auth/ticket$"), ticket),
+    ("GET", re.compile(r"^/rooms$"), list_rooms),
+    ("GET", re.compile(r"^/rooms/(?P<roomId>[^/]+)/messages$"), room_messages),
+    ("GET", re.compile(r"^/rooms/(?P<roomId>[^/]+)/members$"), room_members),
+]
+
+
+def _iso(epoch_seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
+
+
+def _cors_headers() -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": settings.cors_allow_origin,
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Max-Age": "600",
+    }
+
+
+def _response(status: int, body: dict[str, Any] | None) -> dict[str, Any]:
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        **_cors_headers(),
+    }
+    return {
+        "statusCode": status,
+        "headers": headers,
+        "body": "" if body is None else json.dumps(body, ensure_ascii=False),
+    }
+
+
+def _error(error: ChatError) -> dict[str, Any]:
+    return _response(error.status, {"error": {"code": error.code, "message": error.message}})
+
+
+def _request(event: dict[str, Any]) -> Request:
+    body = event.get("body")
+    if body is not None and event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as e:
+            raise InvalidInputError("The request body is not valid UTF-8 JSON.") from e
+    return Request(
+        method=str(event.get("httpMethod", "GET")).upper(),
+        path="/" + str(event.get("path") or "/").strip("/"),
+        params={},
+        query={
+            k: v for k, v in (event.get("queryStringParameters") or {}).items() if v is not None
+        },
+        headers={k.lower(): v for k, v in (event.get("headers") or {}).items() if v is not None},
+        body=body,
+    )
+
+
+def _route(request: Request) -> Response:
+    allowed = False
+    for method, pattern, handler in ROUTES:
+        match = pattern.match(request.path)
+        if match is None:
+            continue
+        allowed = True
+        if method == request.method:
+            params = {k: v for k, v in match.groupdict().items()}
+            return handler(Request(**{**request.__dict__, "params": params}))
+    if allowed:
+        return 405, {
+            "error": {"code": "method_not_allowed", "message": "That method is not allowed here."}
+        }
+    raise NotFoundError("There is no such endpoint.")
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    status = 500
+    request: Request | None = None
+    try:
+        request = _request(event)
+        if request.method == "OPTIONS":
+            status = 204
+            return _response(204, None)
+        status, body = _route(request)
+        return _response(status, body)
+    except ChatError as e:
+        status = e.status
+        return _error(e)
+    except Exception:
+        log.exception("request failed")
+        return _error(ChatError())
+    finally:
+        log.info(
+            "rest request",
+            extra={
+                "method": request.method if request else None,
+                "path": request.path if request else None,
+                "status": status,
+                "durationMs": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )

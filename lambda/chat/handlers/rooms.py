@@ -1,0 +1,78 @@
+"""Room actions on the WebSocket API, and its $default route (unknown actions)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chat import validation
+from chat.config import Settings
+from chat.handlers.websocket import Caller, dispatch
+from chat.rooms import RoomService
+from chat.runtime import Stores, configure_logging, notifier
+
+settings = Settings.from_env()
+configure_logging(settings.log_level)
+stores = Stores.from_settings(settings)
+service = RoomService(
+    stores.rooms, stores.connections, stores.messages, notifier(settings, stores), time.time
+)
+
+
+def create_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    room = service.create(validation.room_name(payload), caller.username)
+    return {"type": "roomCreated", "room": room.to_wire()}
+
+
+def join_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    room_id = validation.room_id(payload)
+    requested_at = service.request_join(room_id, caller.username)
+    return {"type": "joinRequested", "roomId": room_id, "requestedAt": requested_at}
+
+
+def approve_join(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    room_id = validation.room_id(payload)
+    member = service.approve(room_id, caller.username, validation.username(payload))
+    return {"type": "joinApprovedAck", "roomId": room_id, "username": member.username}
+
+
+def reject_join(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    room_id = validation.room_id(payload)
+    username = service.reject(room_id, caller.username, validation.username(payload))
+    return {"type": "joinRejectedAck", "roomId": room_id, "username": username}
+
+
+def get_messages(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    room_id = validation.room_id(payload)
+    limit, before, after = validation.history_query(payload)
+    messages, has_more = service.history(room_id, caller.username, limit, before, after)
+    return {
+        "type": "messages",
+        "roomId": room_id,
+        "messages": [m.to_wire() for m in messages],
+        "hasMore": has_more,
+    }
+
+
+def get_members(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    room_id = validation.room_id(payload)
+    return {"type": "members", "roomId": room_id, **service.members(room_id, caller.username)}
+
+
+def ping(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "pong"}
+
+
+ACTIONS = {
+    "createRoom": create_room,
+    "joinRoom": join_room,
+    "approveJoin": approve_join,
+    "rejectJoin": reject_join,
+    "getMessages": get_messages,
+    "getMembers": get_members,
+    "ping": ping,
+}
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dispatch(event, ACTIONS)

@@ -1,0 +1,99 @@
+"""Shared plumbing for the WebSocket action handlers: parse the frame, dispatch, shape the reply.
+
+Every action validates its input before it touches a table; any ChatError becomes an `error`
+frame with the error's code, and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chat.errors import ChatError, InvalidInputError, UnauthorizedError, UnknownActionError
+from chat.validation import parse_json_object, request_id
+
+log = logging.getLogger("chat.websocket")
+
+# API Gateway caps a WebSocket frame at 32 KB; anything bigger never reaches a handler.
+MAX_FRAME_BYTES = 32 * 1024
+
+
+@dataclass(frozen=True)
+class Caller:
+    connection_id: str
+    username: str
+
+
+Action = Callable[[Caller, dict[str, Any]], dict[str, Any] | None]
+
+
+def caller_of(event: dict[str, Any]) -> Caller:
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    username = authorizer.get("username")
+    if not isinstance(username, str) or not username:
+        raise UnauthorizedError("This connection is not authenticated.")
+    return Caller(connection_id=str(context.get("connectionId", "")), username=username)
+
+
+def reply(frame: dict[str, Any] | None) -> dict[str, Any]:
+    if frame is None:
+        return {"statusCode": 200}
+    return {"statusCode": 200, "body": json.dumps(frame, ensure_ascii=False)}
+
+
+def error_frame(error: ChatError, action: str | None, req_id: str | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "error",
+        "code": error.code,
+        "message": error.message,
+        "action": action,
+    }
+    if req_id is not None:
+        frame["requestId"] = req_id
+    return frame
+
+
+def dispatch(event: dict[str, Any], actions: Mapping[str, Action]) -> dict[str, Any]:
+    started = time.perf_counter()
+    action: str | None = None
+    req_id: str | None = None
+    outcome = "ok"
+    connection_id = (event.get("requestContext") or {}).get("connectionId")
+    try:
+        payload = parse_json_object(event.get("body"), max_bytes=MAX_FRAME_BYTES)
+        req_id = request_id(payload)
+        raw_action = payload.get("action")
+        action = raw_action if isinstance(raw_action, str) else None
+        handler = actions.get(action) if action is not None else None
+        if handler is None:
+            if raw_action is None:
+                raise UnknownActionError("Every frame needs an 'action'.")
+            if action is None:
+                raise InvalidInputError("'action' must be a string.")
+            raise UnknownActionError(f"There is no action called {action[:64]!r}.")
+        result = handler(caller_of(event), payload)
+        if result is not None and req_id is not None:
+            result["requestId"] = req_id
+        return reply(result)
+    except ChatError as e:
+        outcome = e.code
+        return reply(error_frame(e, action, req_id))
+    except Exception:
+        outcome = "internal"
+        log.exception("action failed", extra={"action": action, "connectionId": connection_id})
+        return reply(error_frame(ChatError(), action, req_id))
+    finally:
+        log.info(
+            "ws action",
+            extra={
+                "action": action,
+                "connectionId": connection_id,
+                "outcome": outcome,
+                "durationMs": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )

@@ -1,0 +1,103 @@
+"""The composition helpers every handler module uses at import (once per container).
+
+This is the only module besides the adapters (store, notifier) that touches boto3: clients are
+made here with explicit timeouts and retries and handed to the domain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chat.config import ConfigurationError, Settings
+from chat.notifier import ManagementApiPoster, Notifier
+from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
+from chat.tokens import SigningKey
+
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with whatever `extra=` fields the call gave."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    # The Lambda runtime installs its own handler; format it rather than adding a second one.
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stdout))
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
+    root.setLevel(level.upper() if level.upper() in logging._nameToLevel else "INFO")
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def client_config(pool_size: int = 10) -> Config:
+    return Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=max(10, pool_size),
+    )
+
+
+@dataclass(frozen=True)
+class Stores:
+    users: UsersStore
+    rooms: RoomsStore
+    connections: ConnectionsStore
+    messages: MessagesStore
+
+    @classmethod
+    def from_settings(cls, settings: Settings, pool_size: int = 10) -> Stores:
+        dynamodb = boto3.resource("dynamodb", config=client_config(pool_size))
+        return cls(
+            users=UsersStore(dynamodb.Table(settings.users_table)),
+            rooms=RoomsStore(dynamodb.Table(settings.rooms_table)),
+            connections=ConnectionsStore(dynamodb.Table(settings.connections_table)),
+            messages=MessagesStore(dynamodb.Table(settings.messages_table)),
+        )
+
+
+def signing_key(settings: Settings) -> SigningKey:
+    if settings.jwt_secret_parameter:
+        ssm = boto3.client("ssm", config=client_config())
+        return SigningKey.from_ssm(ssm, settings.jwt_secret_parameter)
+    if settings.jwt_secret:
+        return SigningKey.fixed(settings.jwt_secret)
+    raise ConfigurationError("set JWT_SECRET_PARAMETER (or JWT_SECRET for local use)")
+
+
+def management_poster(settings: Settings) -> ManagementApiPoster:
+    if not settings.management_endpoint:
+        raise ConfigurationError("WS_MANAGEMENT_ENDPOINT is required to post to connections")
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=settings.management_endpoint,
+        config=client_config(settings.fanout_concurrency),
+    )
+    return ManagementApiPoster(client)
+
+
+def notifier(settings: Settings, stores: Stores) -> Notifier:
+    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify")
+    return Notifier(management_poster(settings), stores.connections, executor)

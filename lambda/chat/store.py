@@ -1,0 +1,462 @@
+"""The DynamoDB data layer. Each store takes a boto3 Table and owns its item keys.
+
+Key layouts are documented in docs/design.md and the README's data model. ClientErrors become
+typed domain errors here, so nothing above this module knows about boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from chat.errors import ConflictError, NotFoundError, UsernameTakenError
+from chat.models import Connection, JoinRequest, Member, Message, Room, user_key
+
+BATCH_WRITE_MAX = 25
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = _error_code(error)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            return True
+        # moto and older SDKs put the reasons only in the message text.
+        return "ConditionalCheckFailed" in str(error)
+    return False
+
+
+def _query_all(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = table.query(**kwargs)
+        yield from page.get("Items", [])
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
+def _batch_write(table: Any, puts: list[dict[str, Any]], deletes: list[dict[str, Any]]) -> None:
+    # batch_writer splits into 25-item calls and resends unprocessed items.
+    with table.batch_writer() as batch:
+        for item in puts:
+            batch.put_item(Item=item)
+        for key in deletes:
+            batch.delete_item(Key=key)
+
+
+class UsersStore:
+    """users table: USER#<lower> accounts and TICKET#<sha256> WebSocket tickets."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def create_user(self, username: str, password_hash: str, created_at: str) -> None:
+        try:
+            self.table.put_item(
+                Item={
+                    "pk": f"USER#{user_key(username)}",
+                    "username": username,
+                    "passwordHash": password_hash,
+                    "createdAt": created_at,
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise UsernameTakenError("That username is taken.") from e
+            raise
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        item = self.table.get_item(
+            Key={"pk": f"USER#{user_key(username)}"}, ConsistentRead=True
+        ).get("Item")
+        return dict(item) if item else None
+
+    def put_ticket(self, ticket_hash: str, username: str, expires_at: int) -> None:
+        self.table.put_item(
+            Item={
+                "pk": f"TICKET#{ticket_hash}",
+                "username": username,
+                "expiresAt": expires_at,
+                "ttl": expires_at,
+            }
+        )
+
+    def consume_ticket(self, ticket_hash: str, now: int) -> str | None:
+        """Deletes the ticket if it exists and has not expired; its username, else None.
+
+        One conditional delete: two connects racing with the same ticket cannot both win.
+        """
+        try:
+            response = self.table.delete_item(
+                Key={"pk": f"TICKET#{ticket_hash}"},
+                ConditionExpression="attribute_exists(pk) AND expiresAt > :now",
+                ExpressionAttributeValues={":now": now},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return None
+            raise
+        attributes = response.get("Attributes") or {}
+        username = attributes.get("username")
+        return str(username) if username else None
+
+
+class RoomsStore:
+    """rooms table: ROOM#<id> with META, MEMBER#<lower> and REQUEST#<lower> items.
+
+    Member items carry userKey (GSI byUser) and a copy of the room's name and creation time,
+    so "my rooms" is one Query with no follow-up reads (rooms are never renamed).
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.client = table.meta.client
+
+    @staticmethod
+    def _member_item(room: Room, username: str, role: str, joined_at: str) -> dict[str, Any]:
+        return {
+            "pk": f"ROOM#{room.room_id}",
+            "sk": f"MEMBER#{user_key(username)}",
+            "roomId": room.room_id,
+            "username": username,
+            "role": role,
+            "joinedAt": joined_at,
+            "userKey": f"USER#{user_key(username)}",
+            "roomName": room.name,
+            "roomCreatedAt": room.created_at,
+        }
+
+    @staticmethod
+    def _member_from_item(item: dict[str, Any]) -> Member:
+        return Member(
+            room_id=str(item["roomId"]),
+            username=str(item["username"]),
+            role=str(item["role"]),
+            joined_at=str(item["joinedAt"]),
+            room_name=str(item.get("roomName", "")),
+            room_created_at=str(item.get("roomCreatedAt", "")),
+        )
+
+    def create_room(self, room: Room) -> None:
+        meta = {
+            "pk": f"ROOM#{room.room_id}",
+            "sk": "META",
+            "roomId": room.room_id,
+            "name": room.name,
+            "admin": room.admin,
+            "createdAt": room.created_at,
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table.name,
+                            "Item": meta,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table.name,
+                            "Item": self._member_item(room, room.admin, "admin", room.created_at),
+                        }
+                    },
+                ]
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise ConflictError("A room with that id exists already.") from e
+            raise
+
+    def get_room(self, room_id: str) -> Room | None:
+        item = self.table.get_item(Key={"pk": f"ROOM#{room_id}", "sk": "META"}).get("Item")
+        if not item:
+            return None
+        return Room(
+            room_id=str(item["roomId"]),
+            name=str(item["name"]),
+            admin=str(item["admin"]),
+            created_at=str(item["createdAt"]),
+        )
+
+    def get_member(self, room_id: str, username: str) -> Member | None:
+        item = self.table.get_item(
+            Key={"pk": f"ROOM#{room_id}", "sk": f"MEMBER#{user_key(username)}"}
+        ).get("Item")
+        return self._member_from_item(item) if item else None
+
+    def list_members(self, room_id: str) -> list[Member]:
+        items = _query_all(
+            self.table,
+            KeyConditionExpression=Key("pk").eq(f"ROOM#{room_id}")
+            & Key("sk").begins_with("MEMBER#"),
+        )
+        return [self._member_from_item(i) for i in items]
+
+    def list_requests(self, room_id: str) -> list[JoinRequest]:
+        items = _query_all(
+            self.table,
+            KeyConditionExpression=Key("pk").eq(f"ROOM#{room_id}")
+            & Key("sk").begins_with("REQUEST#"),
+        )
+        return [
+            JoinRequest(str(i["roomId"]), str(i["username"]), str(i["requestedAt"])) for i in items
+        ]
+
+    def rooms_of(self, username: str) -> list[Member]:
+        items = _query_all(
+            self.table,
+            IndexName="byUser",
+            KeyConditionExpression=Key("userKey").eq(f"USER#{user_key(username)}"),
+        )
+        return [self._member_from_item(i) for i in items]
+
+    def add_request(self, room_id: str, username: str, requested_at: str) -> None:
+        """A pending join request; ConflictError if one is pending or the user is a member."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table.name,
+                            "Key": {"pk": f"ROOM#{room_id}", "sk": f"MEMBER#{user_key(username)}"},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table.name,
+                            "Item": {
+                                "pk": f"ROOM#{room_id}",
+                                "sk": f"REQUEST#{user_key(username)}",
+                                "roomId": room_id,
+                                "username": username,
+                                "requestedAt": requested_at,
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise ConflictError(
+                    "You are a member of this room or your request is pending already."
+                ) from e
+            raise
+
+    def get_request(self, room_id: str, username: str) -> JoinRequest | None:
+        item = self.table.get_item(
+            Key={"pk": f"ROOM#{room_id}", "sk": f"REQUEST#{user_key(username)}"}
+        ).get("Item")
+        if not item:
+            return None
+        return JoinRequest(str(item["roomId"]), str(item["username"]), str(item["requestedAt"]))
+
+    def approve(self, room: Room, username: str, joined_at: str) -> Member:
+        """Turns a pending request into membership, atomically."""
+        item = self._member_item(room, username, "member", joined_at)
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table.name,
+                            "Key": {
+                                "pk": f"ROOM#{room.room_id}",
+                                "sk": f"REQUEST#{user_key(username)}",
+                            },
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table.name,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise NotFoundError(f"There is no pending join request from {username}.") from e
+            raise
+        return self._member_from_item(item)
+
+    def reject(self, room_id: str, username: str) -> None:
+        try:
+            self.table.delete_item(
+                Key={"pk": f"ROOM#{room_id}", "sk": f"REQUEST#{user_key(username)}"},
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise NotFoundError(f"There is no pending join request from {username}.") from e
+            raise
+
+
+class ConnectionsStore:
+    """connections table: CONN#<id>/META, plus ROOM#<roomId>/CONN#<id> and USER#<lower>/CONN#<id>
+    index items so that a room's or a user's live connections are one Query each."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def add(
+        self, connection_id: str, username: str, connected_at: str, ttl: int, room_ids: list[str]
+    ) -> None:
+        puts: list[dict[str, Any]] = [
+            {
+                "pk": f"USER#{user_key(username)}",
+                "sk": f"CONN#{connection_id}",
+                "connectionId": connection_id,
+                "username": username,
+                "ttl": ttl,
+            },
+            *(self._room_item(r, connection_id, username, ttl) for r in room_ids),
+        ]
+        meta: dict[str, Any] = {
+            "pk": f"CONN#{connection_id}",
+            "sk": "META",
+            "connectionId": connection_id,
+            "username": username,
+            "connectedAt": connected_at,
+            "ttl": ttl,
+        }
+        if room_ids:
+            meta["rooms"] = set(room_ids)
+        # META last: a connection is complete once its index items exist.
+        _batch_write(self.table, [*puts, meta], [])
+
+    @staticmethod
+    def _room_item(room_id: str, connection_id: str, username: str, ttl: int) -> dict[str, Any]:
+        return {
+            "pk": f"ROOM#{room_id}",
+            "sk": f"CONN#{connection_id}",
+            "connectionId": connection_id,
+            "username": username,
+            "ttl": ttl,
+        }
+
+    def get(self, connection_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"CONN#{connection_id}", "sk": "META"}).get("Item")
+        return dict(item) if item else None
+
+    def remove(self, connection_id: str) -> dict[str, Any] | None:
+        """Deletes a connection and every index item that names it; its META item, if any."""
+        meta = self.get(connection_id)
+        if meta is None:
+            return None
+        username = str(meta["username"])
+        deletes = [
+            {"pk": f"ROOM#{r}", "sk": f"CONN#{connection_id}"}
+            for r in sorted(meta.get("rooms", ()))
+        ]
+        deletes.append({"pk": f"USER#{user_key(username)}", "sk": f"CONN#{connection_id}"})
+        deletes.append({"pk": f"CONN#{connection_id}", "sk": "META"})
+        _batch_write(self.table, [], deletes)
+        return meta
+
+    def of_room(self, room_id: str) -> list[Connection]:
+        items = _query_all(
+            self.table,
+            KeyConditionExpression=Key("pk").eq(f"ROOM#{room_id}") & Key("sk").begins_with("CONN#"),
+            ProjectionExpression="connectionId, username",
+        )
+        return [Connection(str(i["connectionId"]), str(i["username"])) for i in items]
+
+    def of_user(self, username: str) -> list[Connection]:
+        items = _query_all(
+            self.table,
+            KeyConditionExpression=Key("pk").eq(f"USER#{user_key(username)}")
+            & Key("sk").begins_with("CONN#"),
+            ProjectionExpression="connectionId, username, #t",
+            ExpressionAttributeNames={"#t": "ttl"},
+        )
+        return [Connection(str(i["connectionId"]), str(i["username"])) for i in items]
+
+    def add_room(self, room_id: str, username: str) -> list[Connection]:
+        """Puts a new member's live connections into the room's index; those connections."""
+        connections = self.of_user(username)
+        for connection in connections:
+            meta_key = {"pk": f"CONN#{connection.connection_id}", "sk": "META"}
+            try:
+                response = self.table.update_item(
+                    Key=meta_key,
+                    UpdateExpression="ADD rooms :r",
+                    ConditionExpression=Attr("pk").exists(),
+                    ExpressionAttributeValues={":r": {room_id}},
+                    ReturnValues="ALL_NEW",
+                )
+            except ClientError as e:
+                if _is_condition_failure(e):
+                    continue  # disconnected meanwhile
+                raise
+            ttl = int(response["Attributes"].get("ttl", 0))
+            self.table.put_item(
+                Item=self._room_item(room_id, connection.connection_id, username, ttl)
+            )
+        return connections
+
+
+class MessagesStore:
+    """messages table: roomId + messageId (time-sortable). Its stream drives the fan-out."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def put(self, message: Message) -> None:
+        try:
+            self.table.put_item(
+                Item=message.to_item(),
+                ConditionExpression="attribute_not_exists(messageId)",
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise ConflictError("That message id exists already.") from e
+            raise
+
+    def page(
+        self, room_id: str, limit: int, before: str | None, after: str | None
+    ) -> tuple[list[Message], bool]:
+        """Up to `limit` messages, oldest first, and whether more lie beyond in that direction."""
+        condition = Key("roomId").eq(room_id)
+        if after:
+            condition = condition & Key("messageId").gt(after)
+        elif before:
+            condition = condition & Key("messageId").lt(before)
+        newest_first = after is None
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": not newest_first,
+            "Limit": limit + 1,
+        }
+        # One extra item tells whether there is more; a Limit may still stop short of it.
+        while len(items) < limit + 1:
+            response = self.table.query(**kwargs)
+            items.extend(response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+            kwargs["Limit"] = limit + 1 - len(items)
+        has_more = len(items) > limit
+        messages = [Message.from_item(i) for i in items[:limit]]
+        if newest_first:
+            messages.reverse()
+        return messages, has_more

@@ -1,0 +1,52 @@
+"""Unit tier: the real handlers against moto (in-process), no sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.unit.harness import Harness
+from tests.unit.schema import table_definitions
+
+pytestmark = pytest.mark.unit
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    # With current boto3, moto's in-process Streams calls need this.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "USERS_TABLE": "test-users",
+    "ROOMS_TABLE": "test-rooms",
+    "CONNECTIONS_TABLE": "test-connections",
+    "MESSAGES_TABLE": "test-messages",
+    "JWT_SECRET": "unit-test-signing-key-0123456789abcdef",
+    "JWT_ISSUER": "serverless-chat-tests",
+    # Cost 4 keeps the suite fast; the deployed default is 12 (terraform/variables.tf).
+    "BCRYPT_ROUNDS": "4",
+    "WS_MANAGEMENT_ENDPOINT": "https://wsapi12345.execute-api.us-east-1.amazonaws.com/dev",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_SECRET_PARAMETER"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        for definition in table_definitions("test").values():
+            client.create_table(**definition)
+        yield
+
+
+@pytest.fixture
+def chat(aws: None) -> Harness:
+    return Harness()

@@ -1,0 +1,218 @@
+"""Drives the real Lambda handlers the way API Gateway and Lambda would, against moto."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from tests.events import load_event
+
+HANDLERS = ("rest", "authorizer", "connections", "rooms", "send_message", "stream_processor")
+
+
+class LambdaContext:
+    function_name = "test"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def route_function(action: Any) -> str:
+    """Which function API Gateway invokes for a frame (terraform/locals.tf websocket_routes)."""
+    return "send_message" if action == "sendMessage" else "rooms"
+
+
+class Harness:
+    """One fresh import of every handler module per test: each builds its clients under moto."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, ModuleType] = {}
+        for name in HANDLERS:
+            module = importlib.import_module(f"chat.handlers.{name}")
+            self.modules[name] = importlib.reload(module)
+        self._connection_ids = itertools.count(1)
+        self.dynamodb = boto3.resource("dynamodb")
+        self.streams = boto3.client("dynamodbstreams")
+        self._shard_iterators: dict[str, str] = {}
+        self._read_offsets: dict[str, int] = {}
+        self._init_stream()
+
+    # -- REST -------------------------------------------------------------------------------
+
+    def rest(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        query: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        event = load_event("rest_api_proxy")
+        event["httpMethod"] = method
+        event["path"] = path
+        event["pathParameters"] = {"proxy": path.lstrip("/")}
+        event["requestContext"]["httpMethod"] = method
+        event["requestContext"]["path"] = "/dev" + path
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = (
+            {k: [v] for k, v in query.items()} if query else None
+        )
+        if token is not None:
+            event["headers"]["Authorization"] = f"Bearer {token}"
+        event["body"] = raw_body if raw_body is not None else (
+            json.dumps(body) if body is not None else None
+        )
+        response = self.modules["rest"].lambda_handler(event, LambdaContext())
+        text = response.get("body") or ""
+        return response["statusCode"], json.loads(text) if text else {}
+
+    def signup_and_login(self, username: str, password: str = "correct horse battery") -> str:
+        status, _ = self.rest("POST", "/auth/signup", {"username": username, "password": password})
+        assert status == 201
+        status, body = self.rest("POST", "/auth/login", {"username": username, "password": password})
+        assert status == 200
+        return str(body["token"])
+
+    def ticket(self, token: str) -> str:
+        status, body = self.rest("POST", "/auth/ticket", token=token)
+        assert status == 201, body
+        return str(body["ticket"])
+
+    # -- WebSocket --------------------------------------------------------------------------
+
+    def authorize(self, ticket: str | None, connection_id: str = "conn") -> dict[str, Any]:
+        event = load_event("websocket_authorizer_request")
+        event["queryStringParameters"] = {"ticket": ticket} if ticket is not None else {}
+        event["multiValueQueryStringParameters"] = {"ticket": [ticket]} if ticket else {}
+        event["requestContext"]["connectionId"] = connection_id
+        result: dict[str, Any] = self.modules["authorizer"].lambda_handler(event, LambdaContext())
+        return result
+
+    def connect(self, token: str) -> str:
+        """Ticket, authorizer, $connect: what API Gateway does on a handshake."""
+        # Real ids end in '='; moto's Management API keys connections by the URL-encoded id,
+        # so the ids here avoid characters that need encoding.
+        connection_id = f"Conn{next(self._connection_ids):04d}xIAMCJLQ"
+        policy = self.authorize(self.ticket(token), connection_id)
+        assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", policy
+        event = load_event("websocket_connect")
+        event["requestContext"]["connectionId"] = connection_id
+        event["requestContext"]["authorizer"] = {**policy["context"], "principalId": policy["principalId"]}
+        event["queryStringParameters"] = {"ticket": "consumed"}
+        response = self.modules["connections"].lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == 200
+        # Moto's Management API stands in for API Gateway's side of the connection.
+        self.frames(connection_id)
+        return connection_id
+
+    def disconnect(self, connection_id: str, username: str) -> None:
+        event = load_event("websocket_disconnect")
+        event["requestContext"]["connectionId"] = connection_id
+        event["requestContext"]["authorizer"] = {"username": username, "principalId": username}
+        response = self.modules["connections"].lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == 200
+
+    def send(
+        self, connection_id: str, username: str, frame: Any, raw: str | None = None
+    ) -> dict[str, Any] | None:
+        """One frame in; the direct reply (a two-way route's body) out, or None."""
+        event = load_event("websocket_message")
+        body = raw if raw is not None else json.dumps(frame)
+        action = frame.get("action") if isinstance(frame, dict) else None
+        event["requestContext"]["routeKey"] = action if isinstance(action, str) else "$default"
+        event["requestContext"]["connectionId"] = connection_id
+        event["requestContext"]["authorizer"] = {"username": username, "principalId": username}
+        event["body"] = body
+        module = self.modules[route_function(action)]
+        response = module.lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == 200
+        text = response.get("body")
+        return json.loads(text) if text else None
+
+    # -- Management API (moto) --------------------------------------------------------------
+
+    @property
+    def _management(self) -> Any:
+        return apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+
+    def frames(self, connection_id: str) -> list[dict[str, Any]]:
+        """Frames posted to a connection since the last call (moto concatenates them)."""
+        data = self._management.connections[connection_id].data.decode("utf-8")
+        start = self._read_offsets.get(connection_id, 0)
+        self._read_offsets[connection_id] = len(data)
+        decoder = json.JSONDecoder()
+        frames, index, text = [], 0, data[start:]
+        while index < len(text):
+            frame, index = decoder.raw_decode(text, index)
+            frames.append(frame)
+        return frames
+
+    # -- DynamoDB Streams (moto) ------------------------------------------------------------
+
+    def _init_stream(self) -> None:
+        table = self.dynamodb.Table("test-messages")
+        self.stream_arn = table.latest_stream_arn
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+            self._shard_iterators[shard["ShardId"]] = iterator
+
+    def stream_event(self) -> dict[str, Any]:
+        """New stream records since the last call, as Lambda's event source mapping sends them."""
+        records: list[dict[str, Any]] = []
+        for shard_id, iterator in list(self._shard_iterators.items()):
+            response = self.streams.get_records(ShardIterator=iterator)
+            self._shard_iterators[shard_id] = response["NextShardIterator"]
+            for record in response["Records"]:
+                dynamodb = dict(record["dynamodb"])
+                created = dynamodb.get("ApproximateCreationDateTime")
+                if created is not None and not isinstance(created, int | float):
+                    dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+                records.append(
+                    {
+                        "eventID": record["eventID"],
+                        "eventName": record["eventName"],
+                        "eventVersion": record.get("eventVersion", "1.1"),
+                        "eventSource": "aws:dynamodb",
+                        "awsRegion": "us-east-1",
+                        "dynamodb": dynamodb,
+                        "eventSourceARN": self.stream_arn,
+                    }
+                )
+        return {"Records": records}
+
+    def pump(self) -> dict[str, Any]:
+        """Feed new stream records to the stream processor, as the event source mapping would."""
+        event = self.stream_event()
+        if not event["Records"]:
+            return {"batchItemFailures": []}
+        result: dict[str, Any] = self.modules["stream_processor"].lambda_handler(event, LambdaContext())
+        return result
+
+    # -- reading tables directly, to prove that a rejected action changed nothing -----------
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        tables = ("test-users", "test-rooms", "test-connections", "test-messages")
+        result = {}
+        for name in tables:
+            items = self.dynamodb.Table(name).scan()["Items"]
+            result[name] = sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
+        return result
+
+    def query_string(self, **params: str) -> str:
+        return urlencode(params)
