@@ -36,7 +36,12 @@ ENV = {
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_SECRET_PARAMETER"):
+    for key in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_PROFILE",
+        "JWT_SECRET_PARAMETER",
+    ):
         monkeypatch.delenv(key, raising=False)
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)

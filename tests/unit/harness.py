@@ -70,8 +70,8 @@ class Harness:
         )
         if token is not None:
             event["headers"]["Authorization"] = f"Bearer {token}"
-        event["body"] = raw_body if raw_body is not None else (
-            json.dumps(body) if body is not None else None
+        event["body"] = (
+            raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
         )
         response = self.modules["rest"].lambda_handler(event, LambdaContext())
         text = response.get("body") or ""
@@ -80,7 +80,9 @@ class Harness:
     def signup_and_login(self, username: str, password: str = "correct horse battery") -> str:
         status, _ = self.rest("POST", "/auth/signup", {"username": username, "password": password})
         assert status == 201
-        status, body = self.rest("POST", "/auth/login", {"username": username, "password": password})
+        status, body = self.rest(
+            "POST", "/auth/login", {"username": username, "password": password}
+        )
         assert status == 200
         return str(body["token"])
 
@@ -108,7 +110,10 @@ class Harness:
         assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", policy
         event = load_event("websocket_connect")
         event["requestContext"]["connectionId"] = connection_id
-        event["requestContext"]["authorizer"] = {**policy["context"], "principalId": policy["principalId"]}
+        event["requestContext"]["authorizer"] = {
+            **policy["context"],
+            "principalId": policy["principalId"],
+        }
         event["queryStringParameters"] = {"ticket": "consumed"}
         response = self.modules["connections"].lambda_handler(event, LambdaContext())
         assert response["statusCode"] == 200
@@ -128,7 +133,8 @@ class Harness:
     ) -> dict[str, Any] | None:
         """One frame in; the direct reply (a two-way route's body) out, or None."""
         event = load_event("websocket_message")
-        body = raw if raw is not None else json.dumps(frame)
+        # Browsers send UTF-8 as is; \u-escaped astral characters would take 12 bytes each.
+        body = raw if raw is not None else json.dumps(frame, ensure_ascii=False)
         action = frame.get("action") if isinstance(frame, dict) else None
         event["requestContext"]["routeKey"] = action if isinstance(action, str) else "$default"
         event["requestContext"]["connectionId"] = connection_id
@@ -201,7 +207,9 @@ class Harness:
         event = self.stream_event()
         if not event["Records"]:
             return {"batchItemFailures": []}
-        result: dict[str, Any] = self.modules["stream_processor"].lambda_handler(event, LambdaContext())
+        result: dict[str, Any] = self.modules["stream_processor"].lambda_handler(
+            event, LambdaContext()
+        )
         return result
 
     # -- reading tables directly, to prove that a rejected action changed nothing -----------

@@ -43,7 +43,9 @@ def table_definitions(name_prefix: str = "test") -> dict[str, dict[str, Any]]:
                 for g in body.get("global_secondary_index", []):
                     schema = [{"AttributeName": _unquote(g["hash_key"]), "KeyType": "HASH"}]
                     if "range_key" in g:
-                        schema.append({"AttributeName": _unquote(g["range_key"]), "KeyType": "RANGE"})
+                        schema.append(
+                            {"AttributeName": _unquote(g["range_key"]), "KeyType": "RANGE"}
+                        )
                     gsis.append(
                         {
                             "IndexName": _unquote(g["name"]),

@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chat.errors import ChatError, InvalidInputError, UnauthorizedError, UnknownActionError
+from chat.errors import (
+    ChatError,
+    InvalidInputError,
+    TooLargeError,
+    UnauthorizedError,
+    UnknownActionError,
+)
 from chat.validation import parse_json_object, request_id
 
 log = logging.getLogger("chat.websocket")
@@ -65,7 +71,10 @@ def dispatch(event: dict[str, Any], actions: Mapping[str, Action]) -> dict[str, 
     outcome = "ok"
     connection_id = (event.get("requestContext") or {}).get("connectionId")
     try:
-        payload = parse_json_object(event.get("body"), max_bytes=MAX_FRAME_BYTES)
+        body = event.get("body")
+        if body is not None and len(body.encode("utf-8", errors="surrogatepass")) > MAX_FRAME_BYTES:
+            raise TooLargeError(f"Frames are at most {MAX_FRAME_BYTES // 1024} KB.")
+        payload = parse_json_object(body, max_bytes=MAX_FRAME_BYTES)
         req_id = request_id(payload)
         raw_action = payload.get("action")
         action = raw_action if isinstance(raw_action, str) else None
