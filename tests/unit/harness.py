@@ -77,14 +77,17 @@ class Harness:
         text = response.get("body") or ""
         return response["statusCode"], json.loads(text) if text else {}
 
-    def signup_and_login(self, username: str, password: str = "correct horse battery") -> str:
-        status, _ = self.rest("POST", "/auth/signup", {"username": username, "password": password})
-        assert status == 201
+    def login(self, username: str, password: str = "correct horse battery") -> str:
         status, body = self.rest(
             "POST", "/auth/login", {"username": username, "password": password}
         )
-        assert status == 200
+        assert status == 200, body
         return str(body["token"])
+
+    def signup_and_login(self, username: str, password: str = "correct horse battery") -> str:
+        status, _ = self.rest("POST", "/auth/signup", {"username": username, "password": password})
+        assert status == 201
+        return self.login(username, password)
 
     def ticket(self, token: str) -> str:
         status, body = self.rest("POST", "/auth/ticket", token=token)

@@ -56,10 +56,7 @@ def test_full_flow_delivers_every_message_to_both_users_exactly_once_in_order(
     # Nothing is delivered twice when the stream is read again.
     assert chat.pump() == {"batchItemFailures": []}
     assert chat.frames(a) == [] and chat.frames(b) == []
-    status, history = chat.rest(
-        "POST", "/auth/login", {"username": "bob", "password": "correct horse battery"}
-    )
-    status, page = chat.rest("GET", f"/rooms/{room_id}/messages", token=history["token"])
+    status, page = chat.rest("GET", f"/rooms/{room_id}/messages", token=chat.login("bob"))
     assert status == 200
     assert [m["text"] for m in page["messages"]] == sent
     assert page["hasMore"] is False
@@ -164,11 +161,8 @@ def test_history_pages_backwards_and_forwards(chat: Harness, room: dict[str, Any
     rest = page(after=after["messages"][-1]["messageId"])
     assert [m["text"] for m in rest["messages"]] == ["5", "6"] and not rest["hasMore"]
     # The REST API pages the same way.
-    status, body = chat.rest(
-        "POST", "/auth/login", {"username": "bob", "password": "correct horse battery"}
-    )
     status, rest_page = chat.rest(
-        "GET", f"/rooms/{room['id']}/messages", token=body["token"], query={"limit": "3"}
+        "GET", f"/rooms/{room['id']}/messages", token=chat.login("bob"), query={"limit": "3"}
     )
     assert status == 200 and rest_page["messages"] == newest["messages"]
 
@@ -197,10 +191,7 @@ def test_bad_history_queries_are_rejected(
 def test_bad_history_limits_over_rest_are_rejected(
     chat: Harness, room: dict[str, Any], limit: str
 ) -> None:
-    status, body = chat.rest(
-        "POST", "/auth/login", {"username": "bob", "password": "correct horse battery"}
-    )
     status, reply = chat.rest(
-        "GET", f"/rooms/{room['id']}/messages", token=body["token"], query={"limit": limit}
+        "GET", f"/rooms/{room['id']}/messages", token=chat.login("bob"), query={"limit": limit}
     )
     assert status == 400 and reply["error"]["code"] == "invalid_input"

@@ -96,10 +96,7 @@ def test_rooms_list_shows_my_rooms_with_my_role(
     room = create_room(chat, a, name="Design")
     chat.send(b, "bob", {"action": "joinRoom", "roomId": room})
     chat.send(a, "alice", {"action": "approveJoin", "roomId": room, "username": "bob"})
-    status, body = chat.rest(
-        "POST", "/auth/login", {"username": "bob", "password": "correct horse battery"}
-    )
-    status, rooms = chat.rest("GET", "/rooms", token=body["token"])
+    status, rooms = chat.rest("GET", "/rooms", token=chat.login("bob"))
     assert status == 200
     [entry] = rooms["rooms"]
     assert (entry["roomId"], entry["name"], entry["role"]) == (room, "Design", "member")
@@ -255,10 +252,7 @@ def test_presence_tells_room_members_when_someone_goes_offline_and_back(
     assert chat.frames(a) == [
         {"type": "presence", "roomId": room, "username": "bob", "online": False}
     ]
-    status, body = chat.rest(
-        "POST", "/auth/login", {"username": "bob", "password": "correct horse battery"}
-    )
-    chat.connect(body["token"])
+    chat.connect(chat.login("bob"))
     assert chat.frames(a) == [
         {"type": "presence", "roomId": room, "username": "bob", "online": True}
     ]
