@@ -1,0 +1,323 @@
+"""The local cloud: one asyncio process serving the browser client, the REST API, the
+WebSocket API, the Management API and the stream poller, over an embedded moto server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import mimetypes
+import os
+import secrets
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from localcloud import aws, events, terraform
+from localcloud.functions import Invoker, load_functions
+from localcloud.rest import RestGateway
+from localcloud.streams import StreamPoller
+from localcloud.websocket import WebSocketGateway
+
+log = logging.getLogger("localcloud")
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Environment values Terraform can only know after `apply`; the local cloud provides its own.
+LOCAL_OVERRIDES = ("WS_MANAGEMENT_ENDPOINT", "JWT_SECRET_PARAMETER", "JWT_SECRET")
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",
+}
+
+PLACEHOLDER = """<!doctype html>
+<meta charset="utf-8"><title>Local cloud</title>
+<h1>The local cloud is running</h1>
+<p>There is no <code>frontend/index.html</code> yet. The APIs are up:</p>
+<ul><li>REST: <code>{rest}</code></li><li>WebSocket: <code>{ws}</code></li>
+<li><a href="/config.js">/config.js</a></li></ul>
+"""
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    terraform_dir: Path = REPO / "terraform"
+    frontend_dir: Path = REPO / "frontend"
+    aws_endpoint: str | None = None
+    python_path: list[Path] = field(default_factory=lambda: [REPO / "lambda"])
+    variables: dict[str, Any] = field(default_factory=dict)
+    lambda_env: dict[str, str] = field(default_factory=dict)
+    idle_timeout: float = 600.0
+    max_lifetime: float = 7200.0
+    workers: int = 32
+    per_function_concurrency: int = 16
+    stream_poll_interval: float = 0.05
+    ready_file: Path | None = None
+
+
+class LocalCloud:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.api_id = events.api_id()
+        self.port = options.port
+        self.stage = "local"
+        self.domain_name = f"{options.host}:{options.port}"
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.poller: StreamPoller | None = None
+        self.backend: aws.Backend | None = None
+        self.runner: web.AppRunner | None = None
+        self.invoker: Invoker
+        self.topology: terraform.Topology
+        self.startup_seconds = 0.0
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        started = time.perf_counter()
+        options = self.options
+        self.topology = terraform.load(options.terraform_dir, options.variables)
+        self.stage = self.topology.stage
+        log.info(
+            "terraform: %s read in %.2fs: %d functions, %d routes, %d tables, stream -> %s",
+            self.topology.directory,
+            self.topology.parse_seconds,
+            len(self.topology.functions),
+            len(self.topology.routes),
+            len(self.topology.tables),
+            self.topology.stream.function if self.topology.stream else None,
+        )
+        # Bind first: the handlers need the Management API's URL in their environment
+        # before they are imported. Connections wait in the backlog until we serve.
+        sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((options.host, options.port))
+        except OSError as e:
+            sock.close()
+            raise RuntimeError(
+                f"cannot listen on {options.host}:{options.port}: {e.strerror}; "
+                "is another local cloud running? (--port picks another port)"
+            ) from e
+        sock.listen(512)
+        sock.setblocking(False)
+        self.port = int(sock.getsockname()[1])
+        self.domain_name = f"{self.public_host}:{self.port}"
+
+        loop = asyncio.get_running_loop()
+        self.backend = await loop.run_in_executor(
+            None, aws.backend_for, options.aws_endpoint, "127.0.0.1"
+        )
+        aws.apply_environment(self.backend.endpoint)
+        dynamodb, streams_client = aws.clients(self.backend.endpoint)
+        table_states = await loop.run_in_executor(
+            None, aws.ensure_tables, dynamodb, list(self.topology.tables.values())
+        )
+        log.info(
+            "dynamodb: %s at %s; tables %s",
+            "embedded moto" if self.backend.embedded else "external endpoint",
+            self.backend.endpoint,
+            ", ".join(
+                f"{s.table.name}{'' if s.created else ' (existing)'}" for s in table_states.values()
+            ),
+        )
+
+        self._apply_lambda_environment()
+        for path in reversed(options.python_path):
+            if str(path) not in sys.path:
+                sys.path.insert(0, str(path))
+        functions = load_functions(self.topology.functions)
+        self.invoker = Invoker(functions, options.workers, options.per_function_concurrency)
+
+        self.rest = RestGateway(self)
+        self.websocket = WebSocketGateway(self)
+        app = web.Application(client_max_size=11 * 1024 * 1024)
+        app.router.add_route("*", "/api", self.rest.handle)
+        app.router.add_route("*", "/api/{tail:.*}", self.rest.handle)
+        app.router.add_get("/ws", self.websocket.handle)
+        app.router.add_route("*", "/@connections/{connection_id}", self.websocket.management)
+        app.router.add_route(
+            "*", "/{stage}/@connections/{connection_id}", self.websocket.management
+        )
+        app.router.add_get("/config.js", self.config_js)
+        app.router.add_get("/{path:.*}", self.static)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        await web.SockSite(self.runner, sock).start()
+
+        stream = self.topology.stream
+        if stream is not None and stream.table is not None:
+            state = table_states[stream.table]
+            if state.stream_arn is None:
+                raise RuntimeError(f"table {state.table.name} has no stream")
+            self.poller = StreamPoller(
+                stream,
+                state.stream_arn,
+                start_at_trim_horizon=state.created,
+                streams_client=streams_client,
+                invoker=self.invoker,
+                idle_poll_seconds=options.stream_poll_interval,
+                prune_iterators=self.backend.prune_shard_iterators
+                if self.backend.embedded
+                else None,
+            )
+            self.tasks.append(
+                asyncio.create_task(self._supervise(self.poller.run(), "stream poller"))
+            )
+        self.tasks.append(
+            asyncio.create_task(self.websocket.reap(options.idle_timeout, options.max_lifetime))
+        )
+        self.startup_seconds = time.perf_counter() - started
+        log.info(
+            "ready in %.2fs: http://%s/ (REST %s, WebSocket %s)",
+            self.startup_seconds,
+            self.domain_name,
+            self.rest_url,
+            self.ws_url,
+        )
+        if options.ready_file is not None:
+            self._write_ready_file(options.ready_file)
+
+    async def _supervise(self, coroutine: Any, name: str) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped", name)
+
+    @property
+    def public_host(self) -> str:
+        host = self.options.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+            return "127.0.0.1"
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.domain_name}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.domain_name}/ws"
+
+    @property
+    def management_url(self) -> str:
+        return f"{self.base_url}/{self.stage}"
+
+    def _apply_lambda_environment(self) -> None:
+        topology = self.topology
+        environment = dict(topology.environment)
+        environment.pop("JWT_SECRET_PARAMETER", None)
+        environment["JWT_SECRET"] = os.environ.get("CHAT_JWT_SECRET") or secrets.token_urlsafe(32)
+        environment["WS_MANAGEMENT_ENDPOINT"] = self.management_url
+        environment.update(self.options.lambda_env)
+        missing = [
+            name
+            for name in topology.unresolved_environment
+            if name not in environment and name not in LOCAL_OVERRIDES
+        ]
+        for name in missing:
+            log.warning(
+                "lambda environment: %s left unset (%s); set it with --lambda-env %s=...",
+                name,
+                topology.unresolved_environment[name],
+                name,
+            )
+        os.environ.update(environment)
+        shown = {
+            k: ("<random per process>" if k == "JWT_SECRET" else v)
+            for k, v in sorted(environment.items())
+        }
+        log.info("lambda environment: %s", shown)
+
+    def _write_ready_file(self, path: Path) -> None:
+        info = {
+            "pid": os.getpid(),
+            "baseUrl": self.base_url,
+            "restUrl": self.rest_url,
+            "wsUrl": self.ws_url,
+            "managementUrl": self.management_url,
+            "awsEndpoint": self.backend.endpoint if self.backend else None,
+            "tables": {k: t.name for k, t in self.topology.tables.items()},
+            "stage": self.stage,
+            "startupSeconds": round(self.startup_seconds, 3),
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(info))
+        tmp.replace(path)
+
+    # -- static files and config.js -------------------------------------------------------------
+
+    def _origin(self, request: web.Request) -> str:
+        # The host the browser used, so the page and the APIs share one origin.
+        return request.host or self.domain_name
+
+    async def config_js(self, request: web.Request) -> web.Response:
+        host = self._origin(request)
+        body = (
+            f'window.CHAT_CONFIG = {{ restUrl: "http://{host}/api", wsUrl: "ws://{host}/ws" }};\n'
+        )
+        return web.Response(
+            text=body,
+            content_type="text/javascript",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        root = self.options.frontend_dir.resolve()
+        relative = request.match_info["path"]
+        target = (root / relative).resolve()
+        if target != root and root not in target.parents:
+            raise web.HTTPNotFound()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            if relative in ("", "index.html"):
+                host = self._origin(request)
+                return web.Response(
+                    text=PLACEHOLDER.format(rest=f"http://{host}/api", ws=f"ws://{host}/ws"),
+                    content_type="text/html",
+                )
+            raise web.HTTPNotFound()
+        content_type = CONTENT_TYPES.get(target.suffix) or (
+            mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        )
+        return web.FileResponse(
+            target, headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
+        )
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        started = time.perf_counter()
+        if hasattr(self, "websocket"):
+            await self.websocket.close_all()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.poller is not None:
+            self.poller.shutdown()
+        if hasattr(self, "invoker"):
+            self.invoker.shutdown()
+        if self.backend is not None:
+            self.backend.stop()
+        log.info("stopped in %.2fs", time.perf_counter() - started)

@@ -1,0 +1,175 @@
+"""DynamoDB with Streams: an embedded moto server, or another endpoint (LocalStack, DynamoDB
+Local) given with --aws-endpoint; and the tables Terraform declares, created idempotently."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from localcloud.terraform import Table
+
+log = logging.getLogger("localcloud")
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+# What every handler and every client of ours sees: no real credentials, one region, and
+# (for moto's Streams with current boto3) no account-id-based endpoints.
+AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "localcloud",
+    "AWS_SECRET_ACCESS_KEY": "localcloud",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+
+
+def client_config() -> Config:
+    return Config(
+        connect_timeout=2,
+        read_timeout=10,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=16,
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Backend:
+    """Where DynamoDB and DynamoDB Streams are served."""
+
+    endpoint: str
+    embedded: bool = False
+
+    def stop(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def prune_shard_iterators(self, keep: Iterable[str]) -> None:
+        """Drop the shard iterators moto keeps forever (one per GetRecords call)."""
+
+
+class EmbeddedMoto(Backend):
+    """moto's server in a thread of this process: no Docker, no second process to manage."""
+
+    embedded = True
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        from moto.server import ThreadedMotoServer
+
+        # werkzeug logs every request at INFO; the local cloud logs what matters itself.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        port = free_port(host)
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server.start()
+        self.endpoint = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def prune_shard_iterators(self, keep: Iterable[str]) -> None:
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        keep = set(keep)
+        backend = dynamodbstreams_backends[ACCOUNT_ID][REGION]
+        for arn in list(backend.shard_iterators):
+            if arn not in keep:
+                backend.shard_iterators.pop(arn, None)
+
+
+class External(Backend):
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+
+
+def backend_for(aws_endpoint: str | None, host: str = "127.0.0.1") -> Backend:
+    """None: embedded moto. "localstack": LocalStack's edge endpoint as localstack-client
+    resolves it (LOCALSTACK_HOST, default localhost:4566). Anything else: that URL."""
+    if not aws_endpoint:
+        return EmbeddedMoto(host)
+    if aws_endpoint.lower() == "localstack":
+        from localstack_client import config as localstack_config
+
+        endpoint = localstack_config.get_service_endpoint("dynamodb")
+        if not endpoint:
+            raise RuntimeError("localstack-client could not resolve a DynamoDB endpoint")
+        return External(endpoint)
+    return External(aws_endpoint)
+
+
+def clients(endpoint: str) -> tuple[Any, Any]:
+    session = boto3.session.Session(
+        aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=client_config())
+    streams = session.client("dynamodbstreams", endpoint_url=endpoint, config=client_config())
+    return dynamodb, streams
+
+
+@dataclass(frozen=True)
+class TableState:
+    table: Table
+    created: bool  # created by this run (its stream holds nothing from before)
+    stream_arn: str | None
+
+
+def ensure_tables(dynamodb: Any, tables: Iterable[Table]) -> dict[str, TableState]:
+    """Create every table Terraform declares unless it exists; turn on TTL where declared."""
+    states: dict[str, TableState] = {}
+    for table in tables:
+        created = False
+        try:
+            dynamodb.create_table(**table.create_table_kwargs())
+            created = True
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise
+        description = _wait_active(dynamodb, table.name)
+        if created and table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+        if not created:
+            _check_keys(table, description)
+        states[table.key] = TableState(table, created, description.get("LatestStreamArn"))
+    return states
+
+
+def _wait_active(dynamodb: Any, name: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        description: dict[str, Any] = dynamodb.describe_table(TableName=name)["Table"]
+        if description.get("TableStatus") == "ACTIVE" or time.monotonic() > deadline:
+            return description
+        time.sleep(0.1)
+
+
+def _check_keys(table: Table, description: dict[str, Any]) -> None:
+    keys = {k["KeyType"]: k["AttributeName"] for k in description.get("KeySchema", [])}
+    if keys.get("HASH") != table.hash_key or keys.get("RANGE") != table.range_key:
+        raise RuntimeError(
+            f"table {table.name} exists with keys {keys}, but Terraform declares "
+            f"hash {table.hash_key!r} range {table.range_key!r}; delete it or use another endpoint"
+        )
+
+
+def apply_environment(endpoint: str) -> None:
+    os.environ.update(AWS_ENVIRONMENT)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_DYNAMODB"):
+        os.environ.pop(name, None)

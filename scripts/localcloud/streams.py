@@ -1,0 +1,317 @@
+"""The event source mapping: poll a table's DynamoDB stream and invoke a function with
+batches shaped as Lambda's, honouring the mapping's batch size, filters, retries, bisection,
+maximum record age and `batchItemFailures` (ReportBatchItemFailures)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from localcloud import events
+from localcloud.functions import FunctionError, Invoker
+from localcloud.terraform import StreamMapping
+
+log = logging.getLogger("localcloud")
+
+
+# -- Lambda event filtering (the subset of EventBridge patterns Lambda supports) ------------------
+
+
+def _match_rule(rule: Any, value: Any, present: bool) -> bool:
+    if isinstance(rule, dict):
+        if "exists" in rule:
+            return bool(rule["exists"]) == present
+        if not present:
+            return False
+        if "prefix" in rule:
+            return isinstance(value, str) and value.startswith(str(rule["prefix"]))
+        if "suffix" in rule:
+            return isinstance(value, str) and value.endswith(str(rule["suffix"]))
+        if "equals-ignore-case" in rule:
+            return (
+                isinstance(value, str) and value.lower() == str(rule["equals-ignore-case"]).lower()
+            )
+        if "anything-but" in rule:
+            excluded = rule["anything-but"]
+            excluded = excluded if isinstance(excluded, list) else [excluded]
+            return value not in excluded
+        if "numeric" in rule:
+            return _numeric(rule["numeric"], value)
+        return False
+    return present and value == rule
+
+
+def _numeric(conditions: list[Any], value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    checks: dict[str, Callable[[float, float], bool]] = {
+        "=": lambda a, b: a == b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+    for i in range(0, len(conditions) - 1, 2):
+        if not checks[conditions[i]](number, float(conditions[i + 1])):
+            return False
+    return True
+
+
+def matches(pattern: Any, record: Any) -> bool:
+    if not isinstance(pattern, dict):
+        return False
+    for key, sub in pattern.items():
+        present = isinstance(record, dict) and key in record
+        value = record.get(key) if present else None
+        if isinstance(sub, dict):
+            if not present or not matches(sub, value):
+                return False
+        elif isinstance(sub, list):
+            values = value if isinstance(value, list) else [value]
+            if not any(_match_rule(rule, v, present) for rule in sub for v in values):
+                return False
+        else:
+            return False
+    return True
+
+
+def passes_filters(patterns: tuple[Any, ...], record: dict[str, Any]) -> bool:
+    return not patterns or any(matches(p, record) for p in patterns)
+
+
+# -- record conversion -------------------------------------------------------------------------
+
+
+def _attribute_json(value: Any) -> Any:
+    """boto3's client returns binary attributes as bytes; Lambda events carry base64."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {k: _attribute_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_attribute_json(v) for v in value]
+    return value
+
+
+def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A DynamoDB Streams record as Lambda's event source mapping delivers it."""
+    source = raw.get("dynamodb", {})
+    created = source.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        created_epoch: float = created.timestamp()
+    elif isinstance(created, int | float):
+        created_epoch = float(created)
+    else:
+        created_epoch = time.time()
+    dynamodb: dict[str, Any] = {"ApproximateCreationDateTime": int(created_epoch)}
+    for key in ("Keys", "NewImage", "OldImage"):
+        if key in source:
+            dynamodb[key] = _attribute_json(source[key])
+    dynamodb["SequenceNumber"] = source.get("SequenceNumber")
+    dynamodb["SizeBytes"] = source.get("SizeBytes")
+    dynamodb["StreamViewType"] = source.get("StreamViewType")
+    record: dict[str, Any] = {
+        "eventID": raw.get("eventID"),
+        "eventName": raw.get("eventName"),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": raw.get("awsRegion") or events.REGION,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
+    if "userIdentity" in raw:
+        record["userIdentity"] = raw["userIdentity"]
+    return record
+
+
+# -- the poller --------------------------------------------------------------------------------
+
+
+class StreamPoller:
+    def __init__(
+        self,
+        mapping: StreamMapping,
+        stream_arn: str,
+        start_at_trim_horizon: bool,
+        streams_client: Any,
+        invoker: Invoker,
+        idle_poll_seconds: float = 0.05,
+        retry_backoff_seconds: float = 0.2,
+        prune_iterators: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.stream_arn = stream_arn
+        self.start_at_trim_horizon = start_at_trim_horizon
+        self.client = streams_client
+        self.invoker = invoker
+        self.idle_poll_seconds = idle_poll_seconds
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.prune_iterators = prune_iterators
+        # Streams calls block; they get their own thread so handlers never wait behind them.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-poller")
+        self.iterators: dict[str, str] = {}
+        self.known_shards: set[str] = set()
+        self.delivered = 0
+        self.dropped = 0
+
+    async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: method(**kwargs))
+
+    async def _discover(self, first: bool) -> None:
+        description = await self._call(self.client.describe_stream, StreamArn=self.stream_arn)
+        for shard in description["StreamDescription"].get("Shards", []):
+            shard_id = shard["ShardId"]
+            if shard_id in self.known_shards:
+                continue
+            self.known_shards.add(shard_id)
+            closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
+            if first and closed and not self.start_at_trim_horizon:
+                continue
+            # Shards that appear after start-up are new: read them from their beginning.
+            kind = "LATEST" if first and not self.start_at_trim_horizon else "TRIM_HORIZON"
+            response = await self._call(
+                self.client.get_shard_iterator,
+                StreamArn=self.stream_arn,
+                ShardId=shard_id,
+                ShardIteratorType=kind,
+            )
+            self.iterators[shard_id] = response["ShardIterator"]
+
+    async def run(self) -> None:
+        await self._discover(first=True)
+        polls = 0
+        last_discovery = time.monotonic()
+        while True:
+            got_records = False
+            for shard_id, iterator in list(self.iterators.items()):
+                try:
+                    response = await self._call(
+                        self.client.get_records,
+                        ShardIterator=iterator,
+                        Limit=self.mapping.batch_size,
+                    )
+                except Exception as e:
+                    if type(e).__name__ == "ExpiredIteratorException":
+                        log.warning(
+                            "stream shard %s: iterator expired, reading from LATEST", shard_id
+                        )
+                        response_it = await self._call(
+                            self.client.get_shard_iterator,
+                            StreamArn=self.stream_arn,
+                            ShardId=shard_id,
+                            ShardIteratorType="LATEST",
+                        )
+                        self.iterators[shard_id] = response_it["ShardIterator"]
+                        continue
+                    log.exception("stream shard %s: GetRecords failed", shard_id)
+                    await asyncio.sleep(1.0)
+                    continue
+                records = response.get("Records", [])
+                next_iterator = response.get("NextShardIterator")
+                if next_iterator is None:
+                    del self.iterators[shard_id]
+                else:
+                    self.iterators[shard_id] = next_iterator
+                if records:
+                    got_records = True
+                    await self.process([lambda_record(r, self.stream_arn) for r in records])
+            polls += 1
+            if self.prune_iterators is not None and polls % 200 == 0:
+                self.prune_iterators(list(self.iterators.values()))
+            if time.monotonic() - last_discovery > 10 or not self.iterators:
+                last_discovery = time.monotonic()
+                await self._discover(first=False)
+            if not got_records:
+                await asyncio.sleep(self.idle_poll_seconds)
+
+    async def process(self, records: list[dict[str, Any]]) -> None:
+        mapping = self.mapping
+        fresh = []
+        max_age = mapping.maximum_record_age_in_seconds
+        now = time.time()
+        for record in records:
+            if max_age >= 0 and now - record["dynamodb"]["ApproximateCreationDateTime"] > max_age:
+                self._drop([record], "older than maximum_record_age_in_seconds")
+                continue
+            if passes_filters(mapping.filter_patterns, record):
+                fresh.append(record)
+        for start in range(0, len(fresh), mapping.batch_size):
+            await self.deliver(fresh[start : start + mapping.batch_size], attempt=0)
+
+    async def deliver(self, batch: list[dict[str, Any]], attempt: int) -> None:
+        """Invoke with one batch; on failure retry from the first failed record, bisecting on
+        function errors when configured, until maximum_retry_attempts, then drop."""
+        if not batch:
+            return
+        started = time.monotonic()
+        mapping = self.mapping
+        remaining: list[dict[str, Any]] = []
+        function_error = False
+        try:
+            result, _, _ = await self.invoker.invoke(mapping.function, {"Records": batch})
+            remaining = self._failed_from(batch, result)
+            outcome = "ok" if not remaining else f"{len(remaining)} to retry (batchItemFailures)"
+        except FunctionError as e:
+            function_error = True
+            remaining = batch
+            outcome = f"error: {e}"
+        self.delivered += len(batch) - len(remaining)
+        log.info(
+            "stream %s -> %s records=%d attempt=%d %.1fms %s",
+            mapping.table,
+            mapping.function,
+            len(batch),
+            attempt + 1,
+            (time.monotonic() - started) * 1000,
+            outcome,
+        )
+        if not remaining:
+            return
+        retries = mapping.maximum_retry_attempts
+        if retries >= 0 and attempt >= retries:
+            self._drop(remaining, f"still failing after {attempt + 1} attempts")
+            return
+        await asyncio.sleep(min(self.retry_backoff_seconds * (2**attempt), 5.0))
+        if function_error and mapping.bisect_batch_on_function_error and len(remaining) > 1:
+            half = len(remaining) // 2
+            await self.deliver(remaining[:half], attempt + 1)
+            await self.deliver(remaining[half:], attempt + 1)
+            return
+        await self.deliver(remaining, attempt + 1)
+
+    @staticmethod
+    def _failed_from(batch: list[dict[str, Any]], result: Any) -> list[dict[str, Any]]:
+        """The records to retry: from the first failed one on (Lambda's checkpoint rule). An
+        itemIdentifier that is empty or not in the batch fails the whole batch, as on AWS."""
+        if not isinstance(result, dict) or not result.get("batchItemFailures"):
+            return []
+        positions = {r["dynamodb"]["SequenceNumber"]: i for i, r in enumerate(batch)}
+        first = len(batch)
+        for failure in result["batchItemFailures"]:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not identifier or identifier not in positions:
+                return batch
+            first = min(first, positions[identifier])
+        return batch[first:]
+
+    def _drop(self, records: list[dict[str, Any]], why: str) -> None:
+        self.dropped += len(records)
+        log.error(
+            "stream %s: dropping %d record(s) (%s): sequence numbers %s",
+            self.mapping.table,
+            len(records),
+            why,
+            ", ".join(str(r["dynamodb"]["SequenceNumber"]) for r in records),
+        )
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

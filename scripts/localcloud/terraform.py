@@ -1,0 +1,488 @@
+"""Read the stack's topology from `terraform/*.tf` with python-hcl2.
+
+Terraform is the one truth: the functions and their handlers, the WebSocket routes, the REST
+API's function, the authorizer (and its identity sources), the stream mapping, the Lambda
+environment and the DynamoDB tables all come from the `.tf` files. Nothing here lists a route
+or a table; this module only knows the *shape* of the `locals` maps (see terraform/locals.tf)
+and of `aws_dynamodb_table` / `aws_apigatewayv2_authorizer` resources.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from hcl2 import SerializationOptions
+
+from localcloud.hcl import HclSyntaxError, Unresolved, evaluate, evaluate_literal, unquote_key
+
+_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, preserve_heredocs=False)
+
+
+class TerraformError(RuntimeError):
+    """The Terraform files do not describe a stack the local cloud can serve."""
+
+
+@dataclass(frozen=True)
+class Function:
+    key: str
+    handler: str  # module.function, e.g. chat.handlers.rest.lambda_handler
+    memory_size: int = 128
+    timeout: int = 3
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str
+    function: str
+    authorizer: bool = False
+    reply: bool = False
+
+
+@dataclass(frozen=True)
+class StreamMapping:
+    function: str
+    table: str | None  # Terraform key of the table whose stream feeds the function
+    batch_size: int = 100
+    maximum_batching_window_in_seconds: float = 0
+    maximum_retry_attempts: int = -1
+    maximum_record_age_in_seconds: int = -1
+    bisect_batch_on_function_error: bool = False
+    filter_patterns: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None
+    projection_type: str = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # the Terraform resource name: aws_dynamodb_table.<key>
+    name: str
+    hash_key: str
+    range_key: str | None
+    attributes: dict[str, str]
+    global_indexes: tuple[Index, ...] = ()
+    local_indexes: tuple[Index, ...] = ()
+    stream_view_type: str | None = None
+    ttl_attribute: str | None = None
+    billing_mode: str = "PAY_PER_REQUEST"
+
+    def create_table_kwargs(self) -> dict[str, Any]:
+        """The DynamoDB CreateTable request Terraform's aws provider would make."""
+
+        def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+            schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+            if range_key:
+                schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+            return schema
+
+        def projection(index: Index) -> dict[str, Any]:
+            result: dict[str, Any] = {"ProjectionType": index.projection_type}
+            if index.non_key_attributes:
+                result["NonKeyAttributes"] = list(index.non_key_attributes)
+            return result
+
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeySchema": key_schema(self.hash_key, self.range_key),
+            "AttributeDefinitions": [
+                {"AttributeName": n, "AttributeType": t} for n, t in self.attributes.items()
+            ],
+        }
+        throughput = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        if self.billing_mode == "PROVISIONED":
+            kwargs["BillingMode"] = "PROVISIONED"
+            kwargs["ProvisionedThroughput"] = throughput
+        else:
+            kwargs["BillingMode"] = "PAY_PER_REQUEST"
+        if self.global_indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": i.name,
+                    "KeySchema": key_schema(i.hash_key, i.range_key),
+                    "Projection": projection(i),
+                    **(
+                        {"ProvisionedThroughput": throughput}
+                        if self.billing_mode == "PROVISIONED"
+                        else {}
+                    ),
+                }
+                for i in self.global_indexes
+            ]
+        if self.local_indexes:
+            kwargs["LocalSecondaryIndexes"] = [
+                {
+                    "IndexName": i.name,
+                    "KeySchema": key_schema(self.hash_key, i.range_key),
+                    "Projection": projection(i),
+                }
+                for i in self.local_indexes
+            ]
+        if self.stream_view_type:
+            kwargs["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": self.stream_view_type,
+            }
+        return kwargs
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    function: str
+    # API Gateway's identity sources, e.g. ("route.request.querystring.ticket",). When one is
+    # missing from the request, API Gateway answers 401 without invoking the authorizer.
+    identity_sources: tuple[str, ...] = ()
+
+
+@dataclass
+class Topology:
+    directory: Path
+    functions: dict[str, Function]
+    routes: dict[str, Route]
+    rest_function: str | None
+    authorizer: Authorizer | None
+    stream: StreamMapping | None
+    environment: dict[str, str]
+    unresolved_environment: dict[str, str]  # name => why it could not be resolved
+    tables: dict[str, Table]
+    stage: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    parse_seconds: float = 0.0
+
+
+class _Stack:
+    """The merged contents of every .tf file, with lazy, cycle-safe evaluation."""
+
+    def __init__(self, directory: Path, overrides: Mapping[str, Any]) -> None:
+        self.directory = directory
+        self.locals_raw: dict[str, Any] = {}
+        self.variables_raw: dict[str, dict[str, Any]] = {}
+        self.resources: dict[str, dict[str, dict[str, Any]]] = {}
+        files = sorted(directory.glob("*.tf"))
+        if not files:
+            raise TerraformError(f"no .tf files in {directory}")
+        for path in files:
+            try:
+                with path.open(encoding="utf-8") as handle:
+                    document = hcl2.load(handle, serialization_options=_OPTIONS)
+            except Exception as e:
+                raise TerraformError(f"{path}: python-hcl2 cannot parse it: {e}") from e
+            for block in document.get("locals", []):
+                self.locals_raw.update(block)
+            for block in document.get("variable", []):
+                for name, body in block.items():
+                    self.variables_raw[unquote_key(name)] = body
+            for block in document.get("resource", []):
+                for rtype, named in block.items():
+                    for rname, body in named.items():
+                        self.resources.setdefault(unquote_key(rtype), {})[unquote_key(rname)] = body
+        self.variables = self._variables(overrides)
+        self._locals: dict[str, Any] = {}
+        self._evaluating: set[str] = set()
+        self._resource_values: dict[tuple[str, str, str], Any] = {}
+
+    def _variables(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, body in self.variables_raw.items():
+            if "default" in body:
+                values[name] = evaluate_literal(body["default"])
+        # Terraform's own precedence: terraform.tfvars, then *.auto.tfvars, then -var.
+        tfvars = [
+            self.directory / "terraform.tfvars",
+            *sorted(self.directory.glob("*.auto.tfvars")),
+        ]
+        for path in tfvars:
+            if path.is_file():
+                with path.open(encoding="utf-8") as handle:
+                    document = hcl2.load(handle, serialization_options=_OPTIONS)
+                values.update({k: evaluate_literal(v) for k, v in document.items()})
+        values.update(overrides)
+        return values
+
+    def resolve(self, path: list[str]) -> Any:
+        head = path[0]
+        if head == "var" and len(path) >= 2:
+            if path[1] not in self.variables:
+                raise Unresolved(f"var.{path[1]} has no default (pass --var {path[1]}=...)")
+            return _walk(self.variables[path[1]], path[2:], path)
+        if head == "local" and len(path) >= 2:
+            return _walk(self.local(path[1]), path[2:], path)
+        if head in self.resources and len(path) >= 3:
+            return _walk(self.resource_attribute(head, path[1], path[2]), path[3:], path)
+        raise Unresolved(f"{'.'.join(path)} is only known after terraform apply")
+
+    def local(self, name: str) -> Any:
+        if name in self._locals:
+            return self._locals[name]
+        if name not in self.locals_raw:
+            raise TerraformError(f"local.{name} is not defined in {self.directory}")
+        if name in self._evaluating:
+            raise TerraformError(f"local.{name} refers to itself")
+        self._evaluating.add(name)
+        try:
+            value = evaluate(self.locals_raw[name], self.resolve)
+        finally:
+            self._evaluating.discard(name)
+        self._locals[name] = value
+        return value
+
+    def resource_attribute(self, rtype: str, rname: str, attribute: str) -> Any:
+        body = self.resources.get(rtype, {}).get(rname)
+        if body is None:
+            raise TerraformError(f"{rtype}.{rname} is not defined in {self.directory}")
+        key = (rtype, rname, attribute)
+        if key not in self._resource_values:
+            if attribute not in body or isinstance(body[attribute], list):
+                raise Unresolved(f"{rtype}.{rname}.{attribute} is only known after apply")
+            self._resource_values[key] = evaluate(body[attribute], self.resolve)
+        return self._resource_values[key]
+
+    def evaluate(self, raw: Any) -> Any:
+        return evaluate(raw, self.resolve)
+
+
+def _walk(value: Any, rest: list[str], path: list[str]) -> Any:
+    for part in rest:
+        try:
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise Unresolved(f"{'.'.join(path)}: no element {part!r}") from e
+    return value
+
+
+def _blocks(body: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    value = body.get(name) or []
+    return value if isinstance(value, list) else [value]
+
+
+def _table(stack: _Stack, key: str, body: dict[str, Any]) -> Table:
+    def text(raw: Any) -> str:
+        return str(stack.evaluate(raw))
+
+    def optional(raw: Any) -> str | None:
+        return None if raw is None else text(raw)
+
+    where = f"aws_dynamodb_table.{key}"
+    try:
+        name = text(body["name"])
+        hash_key = text(body["hash_key"])
+    except KeyError as e:
+        raise TerraformError(f"{where} has no {e.args[0]}") from e
+    except Unresolved as e:
+        raise TerraformError(f"{where}: cannot work out its name: {e}") from e
+    attributes = {text(a["name"]): text(a["type"]) for a in _blocks(body, "attribute")}
+    gsis = tuple(
+        Index(
+            name=text(g["name"]),
+            hash_key=text(g["hash_key"]),
+            range_key=optional(g.get("range_key")),
+            projection_type=text(g.get("projection_type", '"ALL"')),
+            non_key_attributes=tuple(stack.evaluate(g.get("non_key_attributes", []))),
+        )
+        for g in _blocks(body, "global_secondary_index")
+    )
+    lsis = tuple(
+        Index(
+            name=text(li["name"]),
+            hash_key=hash_key,
+            range_key=text(li["range_key"]),
+            projection_type=text(li.get("projection_type", '"ALL"')),
+            non_key_attributes=tuple(stack.evaluate(li.get("non_key_attributes", []))),
+        )
+        for li in _blocks(body, "local_secondary_index")
+    )
+    stream_enabled = bool(stack.evaluate(body.get("stream_enabled", False)))
+    ttl_attribute = None
+    for ttl in _blocks(body, "ttl"):
+        if bool(stack.evaluate(ttl.get("enabled", True))):
+            ttl_attribute = text(ttl["attribute_name"])
+    billing_mode = text(body.get("billing_mode", '"PROVISIONED"'))
+    return Table(
+        key=key,
+        name=name,
+        hash_key=hash_key,
+        range_key=optional(body.get("range_key")),
+        attributes=attributes,
+        global_indexes=gsis,
+        local_indexes=lsis,
+        stream_view_type=text(body["stream_view_type"]) if stream_enabled else None,
+        ttl_attribute=ttl_attribute,
+        billing_mode=billing_mode,
+    )
+
+
+def _local(stack: _Stack, name: str, default: Any = None) -> Any:
+    if name not in stack.locals_raw:
+        return default
+    try:
+        return stack.local(name)
+    except (Unresolved, HclSyntaxError) as e:
+        raise TerraformError(f"local.{name}: {e}") from e
+
+
+def _stream_table(stack: _Stack) -> str | None:
+    """Which table's stream the mapping reads: the `aws_lambda_event_source_mapping` resource
+    names it (`aws_dynamodb_table.X.stream_arn`); without one, the only table with a stream."""
+    for body in stack.resources.get("aws_lambda_event_source_mapping", {}).values():
+        source = str(body.get("event_source_arn", ""))
+        if "aws_dynamodb_table." in source:
+            return source.split("aws_dynamodb_table.", 1)[1].split(".", 1)[0]
+    return None
+
+
+def _authorizer(stack: _Stack, function: str | None) -> Authorizer | None:
+    if not function:
+        return None
+    sources: list[str] = []
+    for body in stack.resources.get("aws_apigatewayv2_authorizer", {}).values():
+        raw = body.get("identity_sources")
+        if raw is None:
+            continue
+        try:
+            sources.extend(str(s) for s in stack.evaluate(raw))
+        except (Unresolved, HclSyntaxError):
+            continue
+    return Authorizer(function=function, identity_sources=tuple(sources))
+
+
+def _functions(stack: _Stack) -> dict[str, Function]:
+    functions_raw = _local(stack, "lambda_functions")
+    if not isinstance(functions_raw, Mapping) or not functions_raw:
+        raise TerraformError(f"local.lambda_functions is missing or empty in {stack.directory}")
+    functions: dict[str, Function] = {}
+    for key, spec in functions_raw.items():
+        handler = spec.get("handler") if isinstance(spec, Mapping) else None
+        if not isinstance(handler, str) or "." not in handler:
+            raise TerraformError(f"local.lambda_functions.{key}.handler must be module.function")
+        functions[key] = Function(
+            key=key,
+            handler=handler,
+            memory_size=int(spec.get("memory_size", 128)),
+            timeout=int(spec.get("timeout", 3)),
+        )
+    return functions
+
+
+def _known(functions: Mapping[str, Function], function: Any, where: str) -> str:
+    if function not in functions:
+        raise TerraformError(f"{where} names function {function!r}, not in lambda_functions")
+    return str(function)
+
+
+def _routes(stack: _Stack, functions: Mapping[str, Function]) -> dict[str, Route]:
+    routes: dict[str, Route] = {}
+    for key, spec in (_local(stack, "websocket_routes", {}) or {}).items():
+        routes[key] = Route(
+            key=key,
+            function=_known(functions, spec.get("function"), f"local.websocket_routes[{key!r}]"),
+            authorizer=bool(spec.get("authorizer", False)),
+            reply=bool(spec.get("reply", False)),
+        )
+    return routes
+
+
+def _stream(
+    stack: _Stack, functions: Mapping[str, Function], tables: Mapping[str, Table]
+) -> StreamMapping | None:
+    mapping = _local(stack, "stream_mapping")
+    if not isinstance(mapping, Mapping):
+        return None
+    table_key = _stream_table(stack)
+    if table_key is None:
+        streamed = [t.key for t in tables.values() if t.stream_view_type]
+        if len(streamed) != 1:
+            raise TerraformError(
+                "local.stream_mapping: cannot tell which table's stream feeds it "
+                f"(tables with streams: {streamed})"
+            )
+        table_key = streamed[0]
+    patterns = [
+        json.loads(p) if isinstance(p, str) else p for p in mapping.get("filter_patterns") or []
+    ]
+    return StreamMapping(
+        function=_known(functions, mapping.get("function"), "local.stream_mapping"),
+        table=table_key,
+        batch_size=int(mapping.get("batch_size", 100)),
+        maximum_batching_window_in_seconds=float(
+            mapping.get("maximum_batching_window_in_seconds", 0)
+        ),
+        maximum_retry_attempts=int(mapping.get("maximum_retry_attempts", -1)),
+        maximum_record_age_in_seconds=int(mapping.get("maximum_record_age_in_seconds", -1)),
+        bisect_batch_on_function_error=bool(mapping.get("bisect_batch_on_function_error", False)),
+        filter_patterns=tuple(patterns),
+    )
+
+
+def _environment(stack: _Stack) -> tuple[dict[str, str], dict[str, str]]:
+    """Each variable on its own: one that only `apply` can know does not hide the others."""
+    environment: dict[str, str] = {}
+    unresolved: dict[str, str] = {}
+    env_raw = stack.locals_raw.get("lambda_environment", {})
+    if isinstance(env_raw, str):
+        env_raw = _local(stack, "lambda_environment", {})
+    for name, raw in (env_raw or {}).items():
+        try:
+            value = stack.evaluate(raw)
+            environment[unquote_key(name)] = _env_string(value)
+        except (Unresolved, HclSyntaxError, TerraformError) as e:
+            unresolved[unquote_key(name)] = str(e)
+    return environment, unresolved
+
+
+def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topology:
+    started = time.perf_counter()
+    directory = directory.resolve()
+    stack = _Stack(directory, variables or {})
+    tables = {
+        key: _table(stack, key, body)
+        for key, body in stack.resources.get("aws_dynamodb_table", {}).items()
+    }
+    functions = _functions(stack)
+    rest_function = _local(stack, "rest_api_function")
+    if rest_function is not None:
+        _known(functions, rest_function, "local.rest_api_function")
+    authorizer_function = _local(stack, "websocket_authorizer_function")
+    if authorizer_function is not None:
+        _known(functions, authorizer_function, "local.websocket_authorizer_function")
+    environment, unresolved = _environment(stack)
+    return Topology(
+        directory=directory,
+        functions=functions,
+        routes=_routes(stack, functions),
+        rest_function=str(rest_function) if rest_function is not None else None,
+        authorizer=_authorizer(stack, authorizer_function),
+        stream=_stream(stack, functions, tables),
+        environment=environment,
+        unresolved_environment=unresolved,
+        tables=tables,
+        stage=str(stack.variables.get("stage_name", "local")),
+        variables=dict(stack.variables),
+        parse_seconds=time.perf_counter() - started,
+    )
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
