@@ -292,8 +292,9 @@ class WebSocketGateway:
             user_agent=request.headers.get("User-Agent", ""),
             authorizer={},
         )
+        # aiohttp refuses payloads of max_msg_size bytes or more; API Gateway accepts 32 KB.
         ws = web.WebSocketResponse(
-            max_msg_size=MAX_FRAME_BYTES, compress=False, autoping=True, heartbeat=None
+            max_msg_size=MAX_FRAME_BYTES + 1, compress=False, autoping=True, heartbeat=None
         )
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, text="WebSocket upgrade required")

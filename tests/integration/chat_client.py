@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -76,6 +77,7 @@ class Socket:
         self.username = username
         self.frames: list[Frame] = []
         self.raw: list[str | bytes] = []
+        self.arrivals: dict[str, float] = {}  # messageId => when its `message` frame arrived
         self._changed = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
         self._request_ids = 0
@@ -94,6 +96,8 @@ class Socket:
                     frame = json.loads(data)
                 except ValueError:
                     frame = {"type": "<not json>", "data": data}
+                if isinstance(frame, dict) and frame.get("type") == "message":
+                    self.arrivals.setdefault(str(frame["message"]["messageId"]), time.monotonic())
                 async with self._changed:
                     self.frames.append(frame if isinstance(frame, dict) else {"value": frame})
                     self._changed.notify_all()

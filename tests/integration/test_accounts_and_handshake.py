@@ -1,0 +1,98 @@
+"""Signup, login, tickets and the WebSocket handshake, end to end through the local cloud."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+import websockets
+from boto3.dynamodb.conditions import Key
+
+from localcloud.testing import RunningLocalCloud
+from tests.integration.chat_client import PASSWORD, Api, Socket, handshake_status, unique
+from tests.integration.conftest import run
+
+pytestmark = pytest.mark.integration
+
+
+def user_connections(cloud: RunningLocalCloud, username: str) -> list[dict[str, Any]]:
+    table = cloud.dynamodb().Table(cloud.tables["connections"])
+    items = table.query(KeyConditionExpression=Key("pk").eq(f"USER#{username.lower()}"))
+    return list(items["Items"])
+
+
+def test_signup_login_me_and_ticket(cloud: RunningLocalCloud) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, cloud.rest_url)
+            name = unique("Ann")
+            credentials = {"username": name, "password": PASSWORD}
+            assert await api.call("POST", "/auth/signup", credentials) == (201, {"username": name})
+            status, body = await api.call(
+                "POST", "/auth/signup", {"username": name.lower(), "password": PASSWORD}
+            )
+            assert (status, body["error"]["code"]) == (409, "username_taken")
+            status, login = await api.call("POST", "/auth/login", credentials)
+            assert status == 200 and login["username"] == name and login["expiresAt"]
+            wrong = await api.call(
+                "POST", "/auth/login", {"username": name, "password": "wrong password"}
+            )
+            unknown = await api.call(
+                "POST", "/auth/login", {"username": unique(), "password": "wrong password"}
+            )
+            assert wrong[0] == unknown[0] == 401
+            assert wrong[1] == unknown[1]
+            assert await api.call("GET", "/me", token=login["token"]) == (200, {"username": name})
+            status, body = await api.call("GET", "/me")
+            assert (status, body["error"]["code"]) == (401, "unauthorized")
+            status, ticket = await api.call("POST", "/auth/ticket", token=login["token"])
+            assert status == 201 and ticket["ticket"] and ticket["expiresAt"]
+            status, body = await api.call("POST", "/auth/signup", raw="{not json")
+            assert (status, body["error"]["code"]) == (400, "invalid_input")
+            status, body = await api.call("GET", "/no/such/path")
+            assert (status, body["error"]["code"]) == (404, "not_found")
+
+    run(scenario())
+
+
+def test_a_ticket_opens_one_connection_and_bad_tickets_leave_none(
+    cloud: RunningLocalCloud,
+) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, cloud.rest_url)
+            name, token = await api.account()
+            ticket = await api.ticket(token)
+            ws = await websockets.connect(f"{cloud.ws_url}?ticket={ticket}")
+            socket = Socket(ws, name)
+            assert len(user_connections(cloud, name)) == 1
+            # Used, forged, missing: the handshake fails and nothing is stored.
+            assert await handshake_status(cloud.ws_url, f"?ticket={ticket}") == 403
+            assert await handshake_status(cloud.ws_url, "?ticket=forged-" + ticket[7:]) == 403
+            assert await handshake_status(cloud.ws_url, "") in (401, 403)
+            assert await handshake_status(cloud.ws_url, "?ticket=") in (401, 403)
+            assert len(user_connections(cloud, name)) == 1
+            assert await socket.request({"action": "ping"}) == {
+                "type": "pong",
+                "requestId": f"{name}-1",
+            }
+            await socket.close()
+            await asyncio.sleep(0.2)
+            assert user_connections(cloud, name) == []
+
+    run(scenario())
+
+
+def test_an_expired_ticket_is_rejected(short_cloud: RunningLocalCloud) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, short_cloud.rest_url)
+            name, token = await api.account()
+            ticket = await api.ticket(token)  # TICKET_TTL_SECONDS=1 in this cloud
+            await asyncio.sleep(2.2)
+            assert await handshake_status(short_cloud.ws_url, f"?ticket={ticket}") == 403
+            assert user_connections(short_cloud, name) == []
+
+    run(scenario())

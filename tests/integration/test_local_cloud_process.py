@@ -1,0 +1,81 @@
+"""The local cloud as a program: what it serves at /, its config.js, start-up and Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from localcloud.testing import RunningLocalCloud, running_local_cloud
+from tests.integration.chat_client import Api, Socket, unique
+from tests.integration.conftest import TERRAFORM_DIR, run
+
+pytestmark = pytest.mark.integration
+
+
+async def get(url: str) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, response.headers.get("Content-Type", ""), await response.text()
+
+
+def test_config_js_points_the_browser_client_at_this_cloud(cloud: RunningLocalCloud) -> None:
+    status, content_type, body = run(get(f"{cloud.base_url}/config.js"))
+    host = cloud.base_url.removeprefix("http://")
+    assert status == 200 and content_type.startswith("text/javascript")
+    assert body == (
+        f'window.CHAT_CONFIG = {{ restUrl: "http://{host}/api", wsUrl: "ws://{host}/ws" }};\n'
+    )
+
+
+def test_the_frontend_directory_is_served_at_the_root(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><title>chat</title>")
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "app.js").write_text("export const x = 1;")
+    with running_local_cloud(terraform_dir=TERRAFORM_DIR, frontend_dir=tmp_path) as cloud:
+        status, content_type, body = run(get(f"{cloud.base_url}/"))
+        assert (status, body) == (200, "<!doctype html><title>chat</title>")
+        assert content_type.startswith("text/html")
+        status, content_type, body = run(get(f"{cloud.base_url}/js/app.js"))
+        assert status == 200 and content_type.startswith("text/javascript")
+        assert run(get(f"{cloud.base_url}/../conftest.py"))[0] == 404
+        assert run(get(f"{cloud.base_url}/missing.js"))[0] == 404
+        # Start-up is measured and reported by the process itself.
+        assert 0 < cloud.startup_seconds < 10
+
+
+def test_ctrl_c_closes_connections_and_stops_the_process() -> None:
+    with running_local_cloud(terraform_dir=TERRAFORM_DIR) as cloud:
+
+        async def scenario() -> int | None:
+            async with aiohttp.ClientSession() as session:
+                api = Api(session, cloud.rest_url)
+                name, token = await api.account(unique("stop"))
+                socket = await Socket.open(api, token, name, cloud.ws_url)
+                cloud.process.send_signal(signal.SIGINT)
+                return await socket.closed(timeout=10)
+
+        assert run(scenario()) == 1001
+        started = time.monotonic()
+        assert cloud.process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+        logs = cloud.logs()
+        assert "stopping (signal received)" in logs
+        assert "stopped in" in logs
+        assert "$disconnect" in logs
+
+
+def test_many_requests_in_parallel_are_all_answered(cloud: RunningLocalCloud) -> None:
+    async def scenario() -> list[int]:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, cloud.rest_url)
+            _, token = await api.account()
+            results = await asyncio.gather(
+                *(api.call("GET", "/me", token=token) for _ in range(100))
+            )
+            return [status for status, _ in results]
+
+    assert run(scenario()) == [200] * 100
