@@ -97,8 +97,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--stream-poll-interval",
         type=float,
-        default=0.05,
-        help="seconds between stream polls when the stream is idle (0.05)",
+        default=0.1,
+        help="seconds between stream polls when idle; any function invocation also "
+        "triggers a poll (0.1)",
     )
     parser.add_argument("--ready-file", type=Path, help="write the URLs here as JSON when ready")
     parser.add_argument(

@@ -64,7 +64,7 @@ class Options:
     max_lifetime: float = 7200.0
     workers: int = 32
     per_function_concurrency: int = 16
-    stream_poll_interval: float = 0.05
+    stream_poll_interval: float = 0.1
     ready_file: Path | None = None
 
 
@@ -169,13 +169,12 @@ class LocalCloud:
                 streams_client=streams_client,
                 invoker=self.invoker,
                 idle_poll_seconds=options.stream_poll_interval,
-                prune_iterators=self.backend.prune_shard_iterators
-                if self.backend.embedded
-                else None,
             )
-            self.tasks.append(
-                asyncio.create_task(self._supervise(self.poller.run(), "stream poller"))
+            poller, streamed_function = self.poller, stream.function
+            self.invoker.after_invoke.append(
+                lambda key: poller.nudge() if key != streamed_function else None
             )
+            self.tasks.append(asyncio.create_task(self._supervise(poller.run(), "stream poller")))
         self.tasks.append(
             asyncio.create_task(self.websocket.reap(options.idle_timeout, options.max_lifetime))
         )

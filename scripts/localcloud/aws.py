@@ -6,9 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -54,39 +58,58 @@ class Backend:
     endpoint: str
     embedded: bool = False
 
-    def stop(self) -> None:  # pragma: no cover - overridden
-        pass
-
-    def prune_shard_iterators(self, keep: Iterable[str]) -> None:
-        """Drop the shard iterators moto keeps forever (one per GetRecords call)."""
+    def stop(self) -> None:
+        """Release what start-up took (nothing for an external endpoint)."""
 
 
 class EmbeddedMoto(Backend):
-    """moto's server in a thread of this process: no Docker, no second process to manage."""
+    """A moto server in a child process (see localcloud.motoserver for why a process): no
+    Docker, nothing to install, stopped with the local cloud."""
 
     embedded = True
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        from moto.server import ThreadedMotoServer
-
-        # werkzeug logs every request at INFO; the local cloud logs what matters itself.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    def __init__(self, host: str = "127.0.0.1", timeout: float = 20.0) -> None:
         port = free_port(host)
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        self._server.start()
+        scripts = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (scripts, env.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "localcloud.motoserver",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--parent",
+                str(os.getpid()),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         self.endpoint = f"http://{host}:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()  # noqa: S310
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"the moto server did not start on {self.endpoint}"
+                    ) from None
+                time.sleep(0.02)
 
     def stop(self) -> None:
-        self._server.stop()
-
-    def prune_shard_iterators(self, keep: Iterable[str]) -> None:
-        from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-        keep = set(keep)
-        backend = dynamodbstreams_backends[ACCOUNT_ID][REGION]
-        for arn in list(backend.shard_iterators):
-            if arn not in keep:
-                backend.shard_iterators.pop(arn, None)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 class External(Backend):

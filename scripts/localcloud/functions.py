@@ -91,6 +91,9 @@ class Invoker:
         self, functions: dict[str, LoadedFunction], workers: int, per_function: int
     ) -> None:
         self.functions = functions
+        # Called after every invocation (the stream poller polls at once: a function may
+        # have just written to a table with a stream).
+        self.after_invoke: list[Callable[[str], None]] = []
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
         for function in functions.values():
             function.semaphore = asyncio.Semaphore(per_function)
@@ -121,6 +124,9 @@ class Invoker:
                     "".join(traceback.format_exception(e)).rstrip(),
                 )
                 raise FunctionError(key, f"{type(e).__name__}: {e}", request_id) from e
+            finally:
+                for hook in self.after_invoke:
+                    hook(key)
             return result, request_id, (time.monotonic() - started) * 1000
 
     def shutdown(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -145,7 +146,6 @@ class StreamPoller:
         invoker: Invoker,
         idle_poll_seconds: float = 0.05,
         retry_backoff_seconds: float = 0.2,
-        prune_iterators: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.mapping = mapping
         self.stream_arn = stream_arn
@@ -153,8 +153,8 @@ class StreamPoller:
         self.client = streams_client
         self.invoker = invoker
         self.idle_poll_seconds = idle_poll_seconds
+        self._nudged = asyncio.Event()
         self.retry_backoff_seconds = retry_backoff_seconds
-        self.prune_iterators = prune_iterators
         # Streams calls block; they get their own thread so handlers never wait behind them.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-poller")
         self.iterators: dict[str, str] = {}
@@ -188,7 +188,6 @@ class StreamPoller:
 
     async def run(self) -> None:
         await self._discover(first=True)
-        polls = 0
         last_discovery = time.monotonic()
         while True:
             got_records = False
@@ -224,14 +223,20 @@ class StreamPoller:
                 if records:
                     got_records = True
                     await self.process([lambda_record(r, self.stream_arn) for r in records])
-            polls += 1
-            if self.prune_iterators is not None and polls % 200 == 0:
-                self.prune_iterators(list(self.iterators.values()))
             if time.monotonic() - last_discovery > 10 or not self.iterators:
                 last_discovery = time.monotonic()
                 await self._discover(first=False)
             if not got_records:
-                await asyncio.sleep(self.idle_poll_seconds)
+                await self._idle()
+
+    def nudge(self) -> None:
+        """Something may have written to the table: poll now rather than at the next tick."""
+        self._nudged.set()
+
+    async def _idle(self) -> None:
+        self._nudged.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._nudged.wait(), self.idle_poll_seconds)
 
     async def process(self, records: list[dict[str, Any]]) -> None:
         mapping = self.mapping

@@ -221,6 +221,10 @@ class _Stack:
     def resolve(self, path: list[str]) -> Any:
         head = path[0]
         if head == "var" and len(path) >= 2:
+            if path[1] not in self.variables_raw:
+                raise Unresolved(
+                    f"var.{path[1]} is not declared in any .tf file of {self.directory}"
+                )
             if path[1] not in self.variables:
                 raise Unresolved(f"var.{path[1]} has no default (pass --var {path[1]}=...)")
             return _walk(self.variables[path[1]], path[2:], path)
