@@ -50,8 +50,12 @@ class RunningLocalCloud:
     stage: str
     startup_seconds: float
     log_path: Path
+    final_logs: str | None = None  # kept when the process stops (its directory goes away)
 
     def logs(self) -> str:
+        """Everything the process logged so far; all of it once the context has exited."""
+        if self.final_logs is not None:
+            return self.final_logs
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def dynamodb(self) -> Any:
@@ -147,9 +151,10 @@ def running_local_cloud(
             process = subprocess.Popen(
                 args, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO, env=process_env
             )
+        running: RunningLocalCloud | None = None
         try:
             info = _wait_ready(process, ready, log_path, startup_timeout)
-            yield RunningLocalCloud(
+            running = RunningLocalCloud(
                 process=process,
                 base_url=info["baseUrl"],
                 rest_url=info["restUrl"],
@@ -161,8 +166,11 @@ def running_local_cloud(
                 startup_seconds=float(info.get("startupSeconds", 0)),
                 log_path=log_path,
             )
+            yield running
         finally:
             stop(process)
+            if running is not None:
+                running.final_logs = log_path.read_text(encoding="utf-8", errors="replace")
             # Keep the log where a failing test can point at it.
             keep = os.environ.get("LOCALCLOUD_KEEP_LOGS")
             if keep:

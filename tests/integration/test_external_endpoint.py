@@ -74,8 +74,8 @@ def test_an_external_endpoint_keeps_data_across_restarts(external_endpoint: str)
         room_id = run(say(first, "persistent", "before restart", None))
     with running_local_cloud(terraform_dir=TERRAFORM_DIR, extra_args=args) as second:
         run(say(second, "persistent", "after restart", room_id))
-        logs = second.logs()
-        assert "(existing)" in logs
-        # One invocation with one record: the stream was read from LATEST, not replayed.
-        invocations = [line for line in logs.splitlines() if "-> stream_processor records=" in line]
-        assert len(invocations) == 1 and "records=1 " in invocations[0], invocations
+    logs = second.logs()  # complete once the process has stopped
+    assert "(existing)" in logs
+    # One invocation with one record: the stream was read from LATEST, not replayed.
+    invocations = [line for line in logs.splitlines() if "-> stream_processor records=" in line]
+    assert len(invocations) == 1 and "records=1 " in invocations[0], invocations

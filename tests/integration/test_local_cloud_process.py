@@ -31,6 +31,12 @@ def test_config_js_points_the_browser_client_at_this_cloud(cloud: RunningLocalCl
     )
 
 
+def test_the_root_serves_a_page_even_before_the_frontend_exists(cloud: RunningLocalCloud) -> None:
+    status, content_type, body = run(get(f"{cloud.base_url}/"))
+    assert status == 200 and content_type.startswith("text/html")
+    assert "<" in body
+
+
 def test_the_frontend_directory_is_served_at_the_root(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<!doctype html><title>chat</title>")
     (tmp_path / "js").mkdir()

@@ -94,10 +94,15 @@ def test_create_join_with_live_approval_and_rejection(cloud: RunningLocalCloud) 
     run(scenario())
 
 
-def test_twenty_clients_each_get_every_message_of_their_room_once_and_in_order(
-    cloud: RunningLocalCloud,
+@pytest.mark.parametrize(
+    ("clients", "per_client"),
+    [(20, 5), (50, 2)],  # 100 messages at 20 messages/s: 2,000 and 5,000 deliveries
+    ids=["20-clients", "50-clients"],
+)
+def test_every_client_gets_every_message_of_its_room_once_and_in_order(
+    cloud: RunningLocalCloud, clients: int, per_client: int
 ) -> None:
-    clients, per_client, rate = 20, 5, 20.0  # 100 messages at 20 messages/s, 2000 deliveries
+    rate = 20.0
 
     async def scenario() -> list[float]:
         async with aiohttp.ClientSession() as session:
@@ -158,7 +163,7 @@ def test_twenty_clients_each_get_every_message_of_their_room_once_and_in_order(
 
     latencies = sorted(run(scenario(), timeout=180))
     print(
-        f"\n{len(latencies)} deliveries: latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"\n{clients} clients, {len(latencies)} deliveries: latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
         f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
     )
 
