@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud import aws, events, terraform
 from localcloud.functions import Invoker, load_functions
@@ -122,9 +123,15 @@ class LocalCloud:
         )
         aws.apply_environment(self.backend.endpoint)
         dynamodb, streams_client = aws.clients(self.backend.endpoint)
-        table_states = await loop.run_in_executor(
-            None, aws.ensure_tables, dynamodb, list(self.topology.tables.values())
-        )
+        try:
+            table_states = await loop.run_in_executor(
+                None, aws.ensure_tables, dynamodb, list(self.topology.tables.values())
+            )
+        except (BotoCoreError, ClientError) as e:
+            raise RuntimeError(
+                f"cannot create the tables at {self.backend.endpoint}: {e}"
+                + ("" if self.backend.embedded else " (is the endpoint running?)")
+            ) from e
         log.info(
             "dynamodb: %s at %s; tables %s",
             "embedded moto" if self.backend.embedded else "external endpoint",

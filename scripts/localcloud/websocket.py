@@ -41,8 +41,10 @@ MAX_POST_BYTES = 128 * 1024
 MAX_IN_FLIGHT = 64
 # How long a Management API post may wait for a slow client before it is refused (429).
 SEND_TIMEOUT = 5.0
-# How long a post to a connection whose $connect is still running waits for the handshake.
-HANDSHAKE_WAIT = 10.0
+# A post that arrives after $connect returned 200 but before the upgrade is written waits this
+# long for it (a few event-loop steps); a post while $connect still runs is 410, as on AWS,
+# where a connection exists only once $connect has succeeded.
+HANDSHAKE_WAIT = 2.0
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Connection:
     ws: web.WebSocketResponse | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     open: bool = False
+    connect_returned: bool = False  # $connect succeeded; the upgrade is being completed
     last_active: float = field(default_factory=time.time)
     closing_reason: str | None = None
     in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_IN_FLIGHT))
@@ -298,14 +301,16 @@ class WebSocketGateway:
         )
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, text="WebSocket upgrade required")
-        # Registered (not yet open) before $connect runs, so a post that races the handshake
-        # waits for it instead of finding no connection and deleting a live one.
+        # Registered (not yet open) before $connect runs: a post that lands between $connect's
+        # success and the upgrade waits for the upgrade (the local cloud's own window, which
+        # API Gateway does not have); one while $connect still runs is 410, as on AWS.
         self.connections[connection.connection_id] = connection
         try:
             route = self.cloud.topology.routes.get("$connect")
             if route is not None and route.authorizer:
                 await self._authorize(request, connection, request_id, now)
             await self._connect_route(request, connection, request_id, now)
+            connection.connect_returned = True
             await ws.prepare(request)
         except Reject as e:
             self._drop(connection)
@@ -518,6 +523,8 @@ class WebSocketGateway:
         if connection is None:
             return None
         if not connection.ready.is_set():
+            if not connection.connect_returned:
+                return None
             try:
                 await asyncio.wait_for(connection.ready.wait(), HANDSHAKE_WAIT)
             except TimeoutError:

@@ -59,6 +59,28 @@ def short_cloud() -> Iterator[RunningLocalCloud]:
 FAKE_HANDLERS = '''
 """Handlers that exist only in the tests' copy of the Terraform stack."""
 import json
+import os
+
+import boto3
+
+management = boto3.client(
+    "apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"]
+)
+
+
+def connect(event, context):
+    """$connect: 403 for 'refused'; otherwise tries to post to itself first."""
+    if event["requestContext"]["authorizer"]["username"] == "refused":
+        return {"statusCode": 403}
+    try:
+        management.post_to_connection(
+            ConnectionId=event["requestContext"]["connectionId"], Data=b"{}"
+        )
+        outcome = "delivered"
+    except management.exceptions.GoneException:
+        outcome = "GoneException"
+    print(f"self-post during $connect: {outcome}", flush=True)
+    return {"statusCode": 200}
 
 
 def echo(event, context):
@@ -82,6 +104,8 @@ def authorize(event, context):
     user = (event.get("queryStringParameters") or {}).get("user")
     if user == "raise":
         raise RuntimeError("authorizer failure")
+    if user == "unauthorized":
+        raise Exception("Unauthorized")
     effect = "Deny" if user == "mallory" else "Allow"
     return {
         "principalId": user,
@@ -101,6 +125,12 @@ EXTRA_FUNCTIONS = """
     raiser = {
       handler     = "fakehandlers.boom"
       description = "tests: always raises"
+      memory_size = 128
+      timeout     = 3
+    }
+    fake_connect = {
+      handler     = "fakehandlers.connect"
+      description = "tests: $connect"
       memory_size = 128
       timeout     = 3
     }
@@ -159,6 +189,10 @@ def fake_stack(tmp: Path) -> tuple[Path, Path]:
     text = locals_tf.read_text()
     text = insert_after(text, r"^\s*lambda_functions\s*=\s*\{\n", EXTRA_FUNCTIONS)
     text = insert_after(text, r"^\s*websocket_routes\s*=\s*\{\n", EXTRA_ROUTES)
+    text, count = re.subn(
+        r'("\$connect"\s*=\s*\{\s*function\s*=\s*)"[^"]*"', r'\g<1>"fake_connect"', text
+    )
+    assert count == 1, "$connect route not found in locals.tf"
     text = replace_value(text, "rest_api_function", "echo")
     text = replace_value(text, "websocket_authorizer_function", "fake_authorizer")
     locals_tf.write_text(text)

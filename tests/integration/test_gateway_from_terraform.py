@@ -140,6 +140,18 @@ def test_a_missing_identity_source_is_401_without_invoking_the_authorizer(
 def test_a_deny_is_403_and_an_authorizer_failure_is_500(fake_cloud: RunningLocalCloud) -> None:
     assert run(handshake_status(fake_cloud.ws_url, "?user=mallory")) == 403
     assert run(handshake_status(fake_cloud.ws_url, "?user=raise")) == 500
+    # API Gateway's convention: an authorizer that raises "Unauthorized" means 401.
+    assert run(handshake_status(fake_cloud.ws_url, "?user=unauthorized")) == 401
+
+
+def test_a_connect_route_that_refuses_fails_the_handshake(fake_cloud: RunningLocalCloud) -> None:
+    assert run(handshake_status(fake_cloud.ws_url, "?user=refused")) == 403
+    assert "rejected: 403 $connect returned 403" in fake_cloud.logs()
+
+
+def test_a_post_while_connect_runs_is_gone_as_on_aws(fake_cloud: RunningLocalCloud) -> None:
+    assert run(handshake_status(fake_cloud.ws_url, "?user=selfpost")) == 101
+    assert "self-post during $connect: GoneException" in fake_cloud.logs()
 
 
 def test_a_handler_that_does_not_import_stops_start_up(tmp_path: Any) -> None:
