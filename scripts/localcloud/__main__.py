@@ -95,6 +95,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--workers", type=int, default=32, help="threads that run handlers (32)")
     parser.add_argument(
+        "--function-concurrency",
+        type=int,
+        default=8,
+        help="invocations of one function at once; they share its module, like one "
+        "container serving several requests (8)",
+    )
+    parser.add_argument(
         "--stream-poll-interval",
         type=float,
         default=0.1,
@@ -118,6 +125,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         idle_timeout=args.idle_timeout,
         max_lifetime=args.max_connection_duration,
         workers=args.workers,
+        per_function_concurrency=args.function_concurrency,
         stream_poll_interval=args.stream_poll_interval,
         ready_file=args.ready_file,
     )

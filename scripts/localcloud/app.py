@@ -64,7 +64,7 @@ class Options:
     idle_timeout: float = 600.0
     max_lifetime: float = 7200.0
     workers: int = 32
-    per_function_concurrency: int = 16
+    per_function_concurrency: int = 8
     stream_poll_interval: float = 0.1
     ready_file: Path | None = None
 
