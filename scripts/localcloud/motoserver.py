@@ -3,8 +3,8 @@ a child process.
 
 A child process rather than a thread of the local cloud: moto is pure Python, and in the same
 process it competes for the GIL with the gateway and the handlers. Measured on a 2-core
-machine, 50 clients at 20 messages/s: p50 delivery latency 256 ms with moto in-process,
-119 ms with moto in its own process (see docs/local-cloud.md).
+machine, 50 clients at 20 messages/s: p50 delivery latency 256 ms with moto in a thread,
+118-138 ms with moto in its own process (see docs/local-cloud.md).
 
 The child ignores Ctrl-C (the terminal sends SIGINT to the whole process group): the parent
 still needs DynamoDB while it closes connections and runs `$disconnect`, then stops the child

@@ -95,6 +95,13 @@ def echo(event, context):
     }
 
 
+def sleepy(event, context):
+    import time
+
+    time.sleep(context.get_remaining_time_in_millis() / 1000 + 0.5)
+    return {"statusCode": 200, "body": "too late"}
+
+
 def boom(event, context):
     raise RuntimeError("boom: this handler always raises")
 
@@ -122,6 +129,12 @@ EXTRA_FUNCTIONS = """
       memory_size = 128
       timeout     = 3
     }
+    sleepy = {
+      handler     = "fakehandlers.sleepy"
+      description = "tests: outlives its timeout"
+      memory_size = 128
+      timeout     = 1
+    }
     raiser = {
       handler     = "fakehandlers.boom"
       description = "tests: always raises"
@@ -145,6 +158,7 @@ EXTRA_FUNCTIONS = """
 EXTRA_ROUTES = """
     echo = { function = "echo", authorizer = false, reply = true }
     boom = { function = "raiser", authorizer = false, reply = true }
+    slow = { function = "sleepy", authorizer = false, reply = true }
 """
 
 FAKE_AUTHORIZER_RESOURCE = """

@@ -130,6 +130,12 @@ def test_a_handler_that_raises_gets_api_gateways_error_frame_and_serving_goes_on
     assert "Traceback (most recent call last)" in logs
 
 
+def test_a_function_past_its_timeout_fails_like_lambda(fake_cloud: RunningLocalCloud) -> None:
+    reply = run(echo_frame(fake_cloud, "tim", '{"action":"slow"}'))
+    assert reply["message"] == "Internal server error"
+    assert "sleepy: Task timed out after 1.00 seconds" in fake_cloud.logs()
+
+
 def test_a_missing_identity_source_is_401_without_invoking_the_authorizer(
     fake_cloud: RunningLocalCloud,
 ) -> None:

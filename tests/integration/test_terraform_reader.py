@@ -75,3 +75,13 @@ def test_a_route_naming_an_unknown_function_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TerraformError, match="names function 'nope', not in lambda_functions"):
         load(tmp_path)
+
+
+def test_tfvars_and_var_overrides_apply_as_in_terraform(tmp_path: Path) -> None:
+    for path in TERRAFORM_DIR.glob("*.tf"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "terraform.tfvars").write_text('environment = "qa"\n')
+    assert load(tmp_path).tables["users"].name.endswith("-qa-users")
+    (tmp_path / "z.auto.tfvars").write_text('environment = "auto"\n')
+    assert load(tmp_path).tables["users"].name.endswith("-auto-users")
+    assert load(tmp_path, {"environment": "cli"}).tables["users"].name.endswith("-cli-users")
