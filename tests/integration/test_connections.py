@@ -154,8 +154,8 @@ def test_idle_connections_and_old_connections_are_closed(short_cloud: RunningLoc
             assert await busy.closed(timeout=8) == 1001  # maximum duration 4 s
             busy_after = time.monotonic() - started
             pinger.cancel()
-            assert 1.4 < idle_after < 3.5
-            assert 3.9 < busy_after < 6
+            assert 1.4 < idle_after < 4.5
+            assert 3.9 < busy_after < 7
             assert len(busy.of_type("pong")) >= 8
             for socket in (idle, busy):
                 await eventually(lambda s=socket: connection_ids(short_cloud, s.username) == [])
