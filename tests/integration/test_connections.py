@@ -139,9 +139,9 @@ def test_idle_connections_and_old_connections_are_closed(short_cloud: RunningLoc
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             api = Api(session, short_cloud.rest_url)
-            idle = await open_socket(api, short_cloud)
+            # Each connection's clock starts when it opens: the busy one first, kept busy.
             busy = await open_socket(api, short_cloud)
-            started = time.monotonic()
+            busy_opened = time.monotonic()
 
             async def keep_busy() -> None:
                 while not busy._reader.done():
@@ -149,10 +149,12 @@ def test_idle_connections_and_old_connections_are_closed(short_cloud: RunningLoc
                     await asyncio.sleep(0.3)
 
             pinger = asyncio.create_task(keep_busy())
+            idle = await open_socket(api, short_cloud)
+            idle_opened = time.monotonic()
             assert await idle.closed(timeout=5) == 1001  # idle timeout 1.5 s
-            idle_after = time.monotonic() - started
+            idle_after = time.monotonic() - idle_opened
             assert await busy.closed(timeout=8) == 1001  # maximum duration 4 s
-            busy_after = time.monotonic() - started
+            busy_after = time.monotonic() - busy_opened
             pinger.cancel()
             assert 1.4 < idle_after < 4.5
             assert 3.9 < busy_after < 7
