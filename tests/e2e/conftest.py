@@ -1,0 +1,76 @@
+"""e2e tier: the browser client in a real Chromium (Debian's), against the local cloud."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from localcloud.testing import RunningLocalCloud, running_local_cloud
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[RunningLocalCloud]:
+    with running_local_cloud() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # A missing browser is a failure, never a skip: `make test` installs it (scripts/setup-e2e.sh).
+    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} is missing: run `bash scripts/setup-e2e.sh` (make test does)"
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, cloud: RunningLocalCloud) -> Iterator[object]:
+    """A factory of pages, each in its own browser context (its own localStorage)."""
+    contexts: list[BrowserContext] = []
+
+    def make(width: int = 1280, height: int = 800) -> Page:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=cloud.base_url
+        )
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=cloud.base_url)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.js_errors = errors  # type: ignore[attr-defined]
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

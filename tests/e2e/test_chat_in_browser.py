@@ -1,0 +1,191 @@
+"""The browser client in Chromium: the whole flow with two users, reconnect and catch-up,
+XSS safety, session handling, and screenshots of the main screens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def unique(name: str) -> str:
+    return f"{name}{secrets.token_hex(3)}"
+
+
+def sign_up(page: Page, username: str) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("status").filter(has_text="connected")).to_have_text("connected")
+
+
+def create_room(page: Page, name: str) -> str:
+    page.get_by_label("Room name").fill(name)
+    page.get_by_role("button", name="Create room").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    page.get_by_role("button", name="Copy invite link").click()
+    link = page.evaluate("navigator.clipboard.readText()")
+    match = re.search(r"#join=([A-Za-z0-9_-]+)$", link)
+    assert match, link
+    return match.group(1)
+
+
+def send(page: Page, text: str) -> None:
+    page.get_by_label("Message").fill(text)
+    page.get_by_label("Message").press("Enter")
+
+
+def messages(page: Page):  # type: ignore[no-untyped-def]
+    return page.get_by_role("list", name="Messages").get_by_role("listitem")
+
+
+def two_users_in_a_room(new_page: Callable[..., Page]) -> tuple[Page, Page, str, str, str]:
+    alice, bob = new_page(), new_page()
+    a_name, b_name = unique("alice"), unique("bob")
+    sign_up(alice, a_name)
+    sign_up(bob, b_name)
+    room_id = create_room(alice, "Launch plans")
+    bob.get_by_label("Room ID").fill(room_id)
+    bob.get_by_role("button", name="Join room").click()
+    expect(bob.get_by_text("Request sent")).to_be_visible()
+    # The admin sees the request arrive live and approves it.
+    alice.get_by_role("button", name=f"Approve {b_name}").click()
+    expect(bob.get_by_role("heading", name="Launch plans")).to_be_visible()
+    return alice, bob, a_name, b_name, room_id
+
+
+def test_two_users_chat_live_with_approval_and_presence(
+    new_page: Callable[..., Page], artifacts: Path
+) -> None:
+    alice, bob, a_name, b_name, _ = two_users_in_a_room(new_page)
+    members = alice.get_by_role("list", name="Members")
+    expect(members.get_by_role("listitem").filter(has_text=b_name)).to_contain_text("(online)")
+
+    send(alice, "Hello Bob!")
+    send(bob, "Hi Alice,\nready when you are.")
+    for page in (alice, bob):
+        expect(messages(page)).to_have_count(2)
+        expect(messages(page).nth(0)).to_contain_text("Hello Bob!")
+        expect(messages(page).nth(1)).to_contain_text("ready when you are.")
+        expect(messages(page).nth(1)).to_contain_text(b_name)
+
+    alice.screenshot(path=str(artifacts / "chat-desktop.png"))
+    shutil.copy(artifacts / "chat-desktop.png", REPO / "docs" / "screenshot-desktop.png")
+
+    # Bob leaves: his presence goes offline in Alice's member list.
+    bob.context.close()
+    expect(members.get_by_role("listitem").filter(has_text=b_name)).to_contain_text("(offline)")
+    assert alice.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_reconnect_catches_up_without_loss_or_duplicates(new_page: Callable[..., Page]) -> None:
+    alice, bob, *_ = two_users_in_a_room(new_page)
+    send(alice, "before the drop")
+    expect(messages(bob)).to_have_count(1)
+
+    # Bob's socket drops and stays down while Alice talks (his reconnect attempts are blocked).
+    bob.context.route("**/api/auth/ticket", lambda route: route.abort())
+    bob.evaluate("window.__chat.dropConnection()")
+    expect(bob.get_by_role("status").filter(has_text="reconnecting")).to_be_visible()
+    for i in range(5):
+        send(alice, f"while away {i}")
+    expect(messages(alice)).to_have_count(6)
+    expect(messages(bob)).to_have_count(1)
+
+    bob.context.unroute("**/api/auth/ticket")
+    expect(bob.get_by_role("status").filter(has_text="connected")).to_have_text("connected", timeout=40_000)
+    expect(messages(bob)).to_have_count(6)
+    texts = messages(bob).all_inner_texts()
+    assert [t for t in texts if "while away" in t] == [
+        t for t in texts if "while away" in t
+    ] and [re.search(r"while away \d", t).group(0) for t in texts[1:]] == [  # type: ignore[union-attr]
+        f"while away {i}" for i in range(5)
+    ]
+    send(alice, "after the return")
+    expect(messages(bob)).to_have_count(7)
+    expect(messages(bob).nth(6)).to_contain_text("after the return")
+
+
+def test_a_message_with_html_is_shown_as_text_and_runs_nothing(new_page: Callable[..., Page]) -> None:
+    alice, bob, *_ = two_users_in_a_room(new_page)
+    dialogs: list[str] = []
+    for page in (alice, bob):
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    payload = "<img src=x onerror=alert(1)>"
+    send(alice, payload)
+    for page in (alice, bob):
+        expect(messages(page).last).to_contain_text(payload)
+        assert page.locator("#messages img").count() == 0
+    bob.wait_for_timeout(500)
+    assert dialogs == []
+
+
+def test_bad_credentials_and_server_errors_are_shown_where_the_user_acted(
+    new_page: Callable[..., Page],
+) -> None:
+    page = new_page()
+    page.goto("/")
+    page.get_by_label("Username").fill(unique("nobody"))
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert").filter(has_text="Wrong username or password")).to_be_visible()
+    page.get_by_label("Username").fill("x")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("alert").filter(has_text="Usernames are 3-32 characters")).to_be_visible()
+
+    sign_up(page, unique("carol"))
+    page.get_by_label("Room ID").fill("no-such-room")
+    page.get_by_role("button", name="Join room").click()
+    expect(page.get_by_text("There is no room with that id.")).to_be_visible()
+
+
+def test_session_survives_a_reload_and_logout_ends_it(new_page: Callable[..., Page]) -> None:
+    page = new_page()
+    name = unique("dora")
+    sign_up(page, name)
+    create_room(page, "Notes")
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="connected")).to_have_text("connected")
+    expect(page.get_by_role("button", name=re.compile("Notes"))).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def test_an_expired_session_asks_to_log_in_again(new_page: Callable[..., Page]) -> None:
+    page = new_page()
+    sign_up(page, unique("erin"))
+    page.evaluate(
+        """() => {
+            const s = JSON.parse(localStorage.getItem('chat.session'));
+            s.expiresAt = '2000-01-01T00:00:00Z';
+            localStorage.setItem('chat.session', JSON.stringify(s));
+        }"""
+    )
+    page.reload()
+    expect(page.get_by_text("Your session has expired. Please log in again.")).to_be_visible()
+
+
+def test_phone_width_layout(new_page: Callable[..., Page], artifacts: Path) -> None:
+    page = new_page(375, 740)
+    sign_up(page, unique("phone"))
+    page.get_by_role("button", name="Rooms").click()
+    create_room(page, "Mobile")
+    send(page, "Typing on a phone works too.")
+    expect(messages(page)).to_have_count(1)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
+    page.screenshot(path=str(artifacts / "chat-mobile.png"))
+    shutil.copy(artifacts / "chat-mobile.png", REPO / "docs" / "screenshot-mobile.png")
