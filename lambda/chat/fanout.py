@@ -151,7 +151,7 @@ class FanOut:
 
     def _forget(self, connection_id: str) -> None:
         try:
-            self.connections.remove(connection_id)
+            self.connections.remove_gone(connection_id, time.time())
         except Exception:
             # TTL removes it eventually; a failed clean-up must not fail the batch.
             log.exception(

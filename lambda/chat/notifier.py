@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from typing import Any
@@ -77,7 +78,7 @@ class Notifier:
             self.poster.post(connection.connection_id, data)
             return 1
         except GoneConnectionError:
-            self.connections.remove(connection.connection_id)
+            self.connections.remove_gone(connection.connection_id, time.time())
         except DeliveryError:
             log.warning("event not delivered", extra={"connectionId": connection.connection_id})
         return 0

@@ -7,6 +7,7 @@ typed domain errors here, so nothing above this module knows about boto3.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -16,6 +17,8 @@ from chat.errors import ConflictError, NotFoundError, UsernameTakenError
 from chat.models import Connection, JoinRequest, Member, Message, Room, user_key
 
 BATCH_WRITE_MAX = 25
+# How long a new connection may answer 410 (its $connect still running) before it counts as gone.
+GONE_GRACE_SECONDS = 10.0
 
 
 def _error_code(error: ClientError) -> str:
@@ -359,17 +362,43 @@ class ConnectionsStore:
     def remove(self, connection_id: str) -> dict[str, Any] | None:
         """Deletes a connection and every index item that names it; its META item, if any."""
         meta = self.get(connection_id)
+        if meta is not None:
+            self._delete(meta)
+        return meta
+
+    def remove_gone(
+        self, connection_id: str, now: float, grace_seconds: float = GONE_GRACE_SECONDS
+    ) -> bool:
+        """Removes a connection that answered 410 Gone, unless it is only seconds old.
+
+        API Gateway answers 410 for a connection whose $connect is still running, and $connect
+        writes its items before the handshake completes: deleting then would orphan a live
+        connection. A young one is kept; if it really is gone, its TTL or $disconnect cleans up.
+        """
+        meta = self.get(connection_id)
         if meta is None:
-            return None
-        username = str(meta["username"])
+            return False
+        try:
+            connected = datetime.fromisoformat(str(meta["connectedAt"]).replace("Z", "+00:00"))
+            age = now - connected.timestamp()
+        except (KeyError, ValueError):
+            age = grace_seconds
+        if age < grace_seconds:
+            return False
+        self._delete(meta)
+        return True
+
+    def _delete(self, meta: dict[str, Any]) -> None:
+        connection_id = str(meta["connectionId"])
         deletes = [
             {"pk": f"ROOM#{r}", "sk": f"CONN#{connection_id}"}
             for r in sorted(meta.get("rooms", ()))
         ]
-        deletes.append({"pk": f"USER#{user_key(username)}", "sk": f"CONN#{connection_id}"})
+        deletes.append(
+            {"pk": f"USER#{user_key(str(meta['username']))}", "sk": f"CONN#{connection_id}"}
+        )
         deletes.append({"pk": f"CONN#{connection_id}", "sk": "META"})
         _batch_write(self.table, [], deletes)
-        return meta
 
     def of_room(self, room_id: str) -> list[Connection]:
         items = _query_all(

@@ -30,8 +30,9 @@ class FakeConnections:
         self.queries.append(room_id)
         return [c for c in self.rooms.get(room_id, []) if c.connection_id not in self.removed]
 
-    def remove(self, connection_id: str) -> None:
+    def remove_gone(self, connection_id: str, now: float) -> bool:
         self.removed.append(connection_id)
+        return True
 
 
 class RecordingPoster:
@@ -149,14 +150,14 @@ def test_management_api_410_becomes_gone_and_other_errors_become_delivery_errors
             poster.post("abc", b"{}")
 
 
-def test_stale_connection_is_cleaned_when_the_real_handler_meets_410(chat: Harness) -> None:
+def _bob_gone_from_room(chat: Harness) -> tuple[str, str, str]:
     a = chat.connect(chat.signup_and_login("alice"))
     b = chat.connect(chat.signup_and_login("bob"))
     room = create_room(chat, a)
     chat.send(b, "bob", {"action": "joinRoom", "roomId": room})
     chat.send(a, "alice", {"action": "approveJoin", "roomId": room, "username": "bob"})
     chat.frames(a)
-    # bob's connection vanished without a $disconnect: API Gateway answers 410 from now on.
+    # bob's connection answers 410 from now on, as API Gateway does for a vanished connection.
     processor = chat.modules["stream_processor"]
     real = processor.fanout.poster
 
@@ -167,11 +168,34 @@ def test_stale_connection_is_cleaned_when_the_real_handler_meets_410(chat: Harne
             real.post(connection_id, data)
 
     processor.fanout.poster = GoneForBob()
+    return a, b, room
+
+
+def _items_naming(chat: Harness, connection_id: str) -> list[dict[str, Any]]:
+    items = chat.snapshot()["test-connections"]
+    return [i for i in items if connection_id in i["pk"] or connection_id in i["sk"]]
+
+
+def test_a_stale_connection_is_cleaned_when_the_real_handler_meets_410(chat: Harness) -> None:
+    a, b, room = _bob_gone_from_room(chat)
+    # It connected long ago and vanished without a $disconnect.
+    chat.dynamodb.Table("test-connections").update_item(
+        Key={"pk": f"CONN#{b}", "sk": "META"},
+        UpdateExpression="SET connectedAt = :t",
+        ExpressionAttributeValues={":t": "2026-01-01T00:00:00.000Z"},
+    )
     chat.send(a, "alice", {"action": "sendMessage", "roomId": room, "text": "anyone?"})
     assert chat.pump() == {"batchItemFailures": []}
     assert [f["message"]["text"] for f in chat.frames(a)] == ["anyone?"]
-    left = [i for i in chat.snapshot()["test-connections"] if b in i["pk"] or b in i["sk"]]
-    assert left == []
+    assert _items_naming(chat, b) == []
+
+
+def test_a_connection_still_in_its_handshake_is_not_removed_on_410(chat: Harness) -> None:
+    """API Gateway answers 410 while $connect runs; the new connection must survive that."""
+    a, b, room = _bob_gone_from_room(chat)
+    chat.send(a, "alice", {"action": "sendMessage", "roomId": room, "text": "welcome"})
+    assert chat.pump() == {"batchItemFailures": []}
+    assert len(_items_naming(chat, b)) == 3  # META, USER#, ROOM#
 
 
 def test_the_documented_stream_event_sample_is_delivered(chat: Harness) -> None:
