@@ -96,13 +96,21 @@ locals {
     ROOMS_TABLE            = aws_dynamodb_table.rooms.name
     CONNECTIONS_TABLE      = aws_dynamodb_table.connections.name
     MESSAGES_TABLE         = aws_dynamodb_table.messages.name
-    JWT_SECRET_PARAMETER   = var.jwt_secret_parameter_name
+    JWT_SECRET_PARAMETER   = local.jwt_secret_parameter_name
     JWT_ISSUER             = var.jwt_issuer
     JWT_TTL_SECONDS        = tostring(var.jwt_ttl_seconds)
     BCRYPT_ROUNDS          = tostring(var.bcrypt_rounds)
     WS_MANAGEMENT_ENDPOINT = local.websocket_management_endpoint
     LOG_LEVEL              = var.log_level
+    CORS_ALLOW_ORIGIN      = var.cors_allow_origin
   }
+
+  # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).
+  jwt_secret_parameter_name = (
+    var.jwt_secret_parameter_name != ""
+    ? var.jwt_secret_parameter_name
+    : "/${var.project_name}/${var.environment}/jwt-signing-key"
+  )
 
   # Built from the API id rather than the stage so the functions do not depend on the stage
   # (which depends on the functions). A custom domain overrides it.

@@ -1,0 +1,64 @@
+output "site_url" {
+  description = "The chat client (CloudFront, HTTPS)."
+  value       = "https://${aws_cloudfront_distribution.site.domain_name}"
+}
+
+output "rest_api_url" {
+  description = "Base URL of the REST API (the stage's invoke URL): the client's restUrl."
+  value       = aws_api_gateway_stage.rest.invoke_url
+}
+
+output "websocket_url" {
+  description = "URL of the WebSocket API (wss://, the stage's invoke URL): the client's wsUrl."
+  value       = aws_apigatewayv2_stage.websocket.invoke_url
+}
+
+output "websocket_management_endpoint" {
+  description = "The Management API endpoint the functions post frames to (WS_MANAGEMENT_ENDPOINT)."
+  value       = local.websocket_management_endpoint
+}
+
+output "table_names" {
+  description = "DynamoDB table names by role (users, rooms, connections, messages)."
+  value = {
+    users       = aws_dynamodb_table.users.name
+    rooms       = aws_dynamodb_table.rooms.name
+    connections = aws_dynamodb_table.connections.name
+    messages    = aws_dynamodb_table.messages.name
+  }
+}
+
+output "function_names" {
+  description = "Lambda function names by key of local.lambda_functions."
+  value       = { for key, fn in aws_lambda_function.function : key => fn.function_name }
+}
+
+output "site_bucket" {
+  description = "S3 bucket holding the client's files (deploy.sh uploads to it; cleanup.sh empties it)."
+  value       = aws_s3_bucket.site.bucket
+}
+
+output "cloudfront_distribution_id" {
+  description = "CloudFront distribution id (deploy.sh invalidates it after an upload)."
+  value       = aws_cloudfront_distribution.site.id
+}
+
+output "jwt_secret_parameter_name" {
+  description = "SSM SecureString with the JWT signing key (created by deploy.sh, deleted by cleanup.sh)."
+  value       = local.jwt_secret_parameter_name
+}
+
+output "stream_dlq_url" {
+  description = "SQS queue receiving stream records that failed delivery after their retries."
+  value       = aws_sqs_queue.stream_dlq.url
+}
+
+output "rest_api_id" {
+  description = "Id of the REST API."
+  value       = aws_api_gateway_rest_api.rest.id
+}
+
+output "websocket_api_id" {
+  description = "Id of the WebSocket API."
+  value       = aws_apigatewayv2_api.websocket.id
+}

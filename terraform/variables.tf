@@ -1,0 +1,202 @@
+# Every input of the stack. Per-environment values live in env/<name>.tfvars (deploy.sh passes
+# the one for --env); anything not set there takes the default below.
+
+variable "project_name" {
+  description = "Prefix of every physical name (with the environment): <project_name>-<environment>-..."
+  type        = string
+  default     = "chat"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.project_name))
+    error_message = "project_name: 2-20 characters, lowercase letters, digits and '-', starting with a letter (it ends up in S3 bucket and IAM role names)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name: dev, staging, prod, or another short lowercase name (a developer's own stack)."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
+    error_message = "environment: 2-12 lowercase letters and digits, starting with a letter (dev, staging, prod, ...)."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region; null takes it from the standard AWS environment (AWS_REGION, the profile)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Extra tags for every resource (merged over Project, Environment and ManagedBy)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "function_zip" {
+  description = "Path of the function package built by scripts/build_lambda.sh (relative to terraform/)."
+  type        = string
+  default     = "../build/function.zip"
+}
+
+variable "layer_zip" {
+  description = "Path of the dependency layer (bcrypt, PyJWT for arm64) built by scripts/build_lambda.sh."
+  type        = string
+  default     = "../build/layer.zip"
+}
+
+variable "jwt_secret_parameter_name" {
+  description = "Name of the SSM SecureString holding the JWT signing key. Empty: /<project_name>/<environment>/jwt-signing-key. deploy.sh creates it if missing; it never enters Terraform state."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.jwt_secret_parameter_name == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.jwt_secret_parameter_name))
+    error_message = "jwt_secret_parameter_name must be a hierarchical SSM name starting with '/'."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "The JWT 'iss' claim the REST function issues and requires."
+  type        = string
+  default     = "serverless-chat"
+}
+
+variable "jwt_ttl_seconds" {
+  description = "Session (JWT) lifetime in seconds."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.jwt_ttl_seconds >= 300 && var.jwt_ttl_seconds <= 86400
+    error_message = "jwt_ttl_seconds must be between 300 (5 minutes) and 86400 (1 day)."
+  }
+}
+
+variable "bcrypt_rounds" {
+  description = "bcrypt cost factor for password hashes. 12 is the default; 10 is the lowest accepted (each step down halves an attacker's work)."
+  type        = number
+  default     = 12
+
+  validation {
+    condition     = var.bcrypt_rounds >= 10 && var.bcrypt_rounds <= 15
+    error_message = "bcrypt_rounds must be between 10 and 15 (the REST function has a 10 s timeout; cost 15 takes seconds per login)."
+  }
+}
+
+variable "websocket_management_endpoint" {
+  description = "Management API endpoint the functions post frames to. Empty: the WebSocket API's own execute-api URL (set this only with a custom domain)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.websocket_management_endpoint == "" || can(regex("^https://", var.websocket_management_endpoint))
+    error_message = "websocket_management_endpoint must be empty or an https:// URL."
+  }
+}
+
+variable "stage_name" {
+  description = "Stage name of both APIs (the last path segment of their URLs)."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{1,64}$", var.stage_name))
+    error_message = "stage_name: 1-64 letters, digits or '_'."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the Lambda functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "cors_allow_origin" {
+  description = "Access-Control-Allow-Origin of the REST API. '*' is safe here (auth is a bearer header, never a cookie); set the site's origin to be strict."
+  type        = string
+  default     = "*"
+}
+
+variable "deletion_protection" {
+  description = "DynamoDB deletion protection on the tables that hold user data (turn on for prod; cleanup.sh cannot remove a protected table)."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of every CloudWatch log group (functions and API access logs)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch's retention values (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "websocket_throttling" {
+  description = "WebSocket stage throttling: steady messages per second and burst, across all clients."
+  type = object({
+    rate_limit  = number
+    burst_limit = number
+  })
+  default = {
+    rate_limit  = 500
+    burst_limit = 1000
+  }
+}
+
+variable "rest_throttling" {
+  description = "REST stage throttling: steady requests per second and burst, across all clients."
+  type = object({
+    rate_limit  = number
+    burst_limit = number
+  })
+  default = {
+    rate_limit  = 100
+    burst_limit = 200
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Create the role API Gateway uses to write logs and set it in the region's API Gateway account settings (one per account and region). deploy.sh turns this off when the account already has a role that is not this stack's."
+  type        = bool
+  default     = true
+}
+
+variable "cloudfront_price_class" {
+  description = "CloudFront price class for the site."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cloudfront_price_class)
+    error_message = "cloudfront_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
+variable "site_bucket_require_tls" {
+  description = "Deny every request to the site bucket that does not use TLS. Only an emulator on plain http (the infra test's moto server) needs this off."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic that every alarm notifies (alarm and OK). Empty: alarms only change state in CloudWatch."
+  type        = string
+  default     = ""
+}
+
+variable "iterator_age_alarm_ms" {
+  description = "Alarm when the stream processor's IteratorAge (delivery lag) stays above this many milliseconds."
+  type        = number
+  default     = 30000
+}
