@@ -1,0 +1,506 @@
+"""The real ./deploy.sh and ./cleanup.sh against a moto server on loopback.
+
+deploy.sh runs as a user runs it (the standard AWS environment points it at moto); then the AWS
+APIs are read back and compared with what the local cloud reads from terraform/: the tables with
+their keys, indexes, stream and TTL; every route with its handler; the $connect authorizer; the
+stream mapping with its settings; the functions, their environment and roles; config.js in the
+bucket. A second deploy.sh must change nothing but what moto cannot keep. Then cleanup.sh --yes,
+and nothing may be left, in moto or on disk.
+
+One deviation from a real deployment, passed the way a user passes extra Terraform arguments:
+`-var site_bucket_require_tls=false`, because moto's endpoint is plain http and moto applies the
+bucket policy's deny-without-TLS statement to it.
+
+Takes about 3 minutes (apply about 60 s, re-apply about 35 s, destroy about 50 s against
+moto 5.2.5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.terraform import Topology, load
+from tests.infra.conftest import REPO, TERRAFORM_DIR, run, terraform_env
+
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
+
+EXTRA_TF_ARGS = ["--", "-var", "site_bucket_require_tls=false"]
+
+
+@dataclass
+class Deployment:
+    env_name: str
+    env: dict[str, str]
+    endpoint: str
+    build_dir: Path
+    topology: Topology
+    outputs: dict[str, Any]
+    state: dict[str, Any]
+    deploy_stdout: str
+    cleaned: bool = False
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def resources(self, rtype: str) -> list[dict[str, Any]]:
+        found = []
+        modules = [self.state["values"]["root_module"]]
+        for module in modules:
+            found += [r for r in module.get("resources", []) if r["type"] == rtype]
+        return found
+
+
+def script_env(endpoint: str, tmp: Path) -> dict[str, str]:
+    env = terraform_env(tmp / "tf-data")
+    for name in list(env):
+        if name.startswith("AWS_") and name != "AWS_CA_BUNDLE":
+            del env[name]
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_CONFIG_FILE=str(tmp / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        BUILD_DIR=str(tmp / "build"),
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    moto_endpoint: str, lambda_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    tmp = tmp_path_factory.mktemp("deploy")
+    env = script_env(moto_endpoint, tmp)
+    build_dir = Path(env["BUILD_DIR"])
+    build_dir.mkdir()
+    # The layer was built once for this session; deploy.sh finds it up to date.
+    for name in ("layer.zip", "layer.requirements"):
+        (build_dir / name).write_bytes((lambda_build / name).read_bytes())
+    env_name = "it" + secrets.token_hex(4)
+    deploy = run(["./deploy.sh", "--env", env_name, *EXTRA_TF_ARGS], env=env, timeout=600)
+    outputs = json.loads((build_dir / f"{env_name}.outputs.json").read_text())
+    state = json.loads(
+        run(
+            ["terraform", f"-chdir={TERRAFORM_DIR}", "show", "-json"],
+            env=dict(env, TF_WORKSPACE=env_name),
+        ).stdout
+    )
+    deployment = Deployment(
+        env_name=env_name,
+        env=env,
+        endpoint=moto_endpoint,
+        build_dir=build_dir,
+        topology=load(TERRAFORM_DIR, {"environment": env_name}),
+        outputs={k: v["value"] for k, v in outputs.items()},
+        state=state,
+        deploy_stdout=deploy.stdout,
+    )
+    try:
+        yield deployment
+    finally:
+        if not deployment.cleaned:  # a failed test must not leave a workspace behind
+            run(
+                ["./cleanup.sh", "--env", env_name, "--yes", *EXTRA_TF_ARGS],
+                env=env,
+                timeout=600,
+                check=False,
+            )
+
+
+def test_deploy_prints_the_urls_and_creates_the_signing_key(deployment: Deployment) -> None:
+    out = deployment.deploy_stdout
+    assert f"site:      {deployment.outputs['site_url']}" in out
+    assert f"REST API:  {deployment.outputs['rest_api_url']}" in out
+    assert f"WebSocket: {deployment.outputs['websocket_url']}" in out
+    assert deployment.outputs["websocket_url"].startswith("wss://")
+    assert deployment.outputs["rest_api_url"].startswith("https://")
+    name = deployment.outputs["jwt_secret_parameter_name"]
+    assert name == f"/chat/{deployment.env_name}/jwt-signing-key"
+    parameter = deployment.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert len(parameter["Value"]) >= 32
+    # Terraform names the key and grants access to it; its value never enters the state.
+    assert parameter["Value"] not in json.dumps(deployment.state)
+
+
+def test_tables_have_the_keys_indexes_stream_and_ttl_the_local_cloud_uses(
+    deployment: Deployment,
+) -> None:
+    dynamodb = deployment.client("dynamodb")
+    assert set(deployment.topology.tables) == {"users", "rooms", "connections", "messages"}
+    for table in deployment.topology.tables.values():
+        assert table.name == deployment.outputs["table_names"][table.key]
+        description = dynamodb.describe_table(TableName=table.name)["Table"]
+        expected = table.create_table_kwargs()
+        assert description["KeySchema"] == expected["KeySchema"]
+        assert {
+            a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]
+        } == table.attributes
+        assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        indexes = {
+            i["IndexName"]: (i["KeySchema"], i["Projection"]["ProjectionType"])
+            for i in description.get("GlobalSecondaryIndexes", [])
+        }
+        assert indexes == {
+            i["IndexName"]: (i["KeySchema"], i["Projection"]["ProjectionType"])
+            for i in expected.get("GlobalSecondaryIndexes", [])
+        }
+        stream = description.get("StreamSpecification", {})
+        if table.stream_view_type:
+            assert stream == {"StreamEnabled": True, "StreamViewType": table.stream_view_type}
+        else:
+            assert not stream.get("StreamEnabled")
+        ttl = dynamodb.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
+        if table.ttl_attribute:
+            assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": table.ttl_attribute}
+        else:
+            assert ttl["TimeToLiveStatus"] == "DISABLED"
+        assert description["SSEDescription"]["Status"] == "ENABLED"
+    assert deployment.topology.tables["messages"].stream_view_type == "NEW_IMAGE"
+
+
+def test_functions_are_python312_arm64_with_the_layer_and_terraform_environment(
+    deployment: Deployment,
+) -> None:
+    lam = deployment.client("lambda")
+    names = deployment.outputs["function_names"]
+    assert set(names) == set(deployment.topology.functions)
+    ws_api = deployment.outputs["websocket_api_id"]
+    for key, function in deployment.topology.functions.items():
+        config = lam.get_function_configuration(FunctionName=names[key])
+        assert config["Runtime"] == "python3.12"
+        assert config["Architectures"] == ["arm64"]
+        assert config["Handler"] == function.handler
+        assert config["MemorySize"] == function.memory_size
+        assert config["Timeout"] == function.timeout
+        assert len(config["Layers"]) == 1 and ":layer:chat-" in config["Layers"][0]["Arn"]
+        variables = config["Environment"]["Variables"]
+        for name, value in deployment.topology.environment.items():
+            assert variables[name] == value, name
+        assert variables["WS_MANAGEMENT_ENDPOINT"] == (
+            f"https://{ws_api}.execute-api.us-east-1.amazonaws.com/{deployment.topology.stage}"
+        )
+    logs = deployment.client("logs")
+    groups = {
+        g["logGroupName"]: g.get("retentionInDays")
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
+    for name in names.values():
+        assert groups.get(f"/aws/lambda/{name}"), f"no log group with a retention for {name}"
+
+
+def _role_policy(deployment: Deployment, function_key: str) -> str:
+    iam = deployment.client("iam")
+    role = (
+        deployment.client("lambda")
+        .get_function_configuration(
+            FunctionName=deployment.outputs["function_names"][function_key]
+        )["Role"]
+        .rsplit("/", 1)[-1]
+    )
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    assert not iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    return json.dumps(
+        [iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names]
+    )
+
+
+def test_each_function_has_its_own_least_privilege_role(deployment: Deployment) -> None:
+    send = _role_policy(deployment, "send_message")
+    assert "execute-api:ManageConnections" not in send, "sendMessage must not be able to post"
+    assert "dynamodb:PutItem" in send and "-messages" in send
+    assert "ssm:GetParameter" not in send
+    for poster in ("stream_processor", "rooms", "connections"):
+        assert "execute-api:ManageConnections" in _role_policy(deployment, poster)
+    rest = _role_policy(deployment, "rest")
+    assert "ssm:GetParameter" in rest and deployment.outputs["jwt_secret_parameter_name"] in rest
+    authorizer = _role_policy(deployment, "authorizer")
+    assert "dynamodb:DeleteItem" in authorizer and "-users" in authorizer
+    assert "-messages" not in authorizer and "-rooms" not in authorizer
+    for key in deployment.topology.functions:
+        policy = _role_policy(deployment, key)
+        assert '"*"' not in policy and '"dynamodb:*"' not in policy, key
+
+
+def test_every_websocket_route_reaches_its_handler(deployment: Deployment) -> None:
+    apigw = deployment.client("apigatewayv2")
+    api_id = deployment.outputs["websocket_api_id"]
+    api = apigw.get_api(ApiId=api_id)
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == "$request.body.action"
+    integrations = {i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api_id)["Items"]}
+    routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+    assert set(routes) == set(deployment.topology.routes)
+    names = deployment.outputs["function_names"]
+    for key, expected in deployment.topology.routes.items():
+        route = routes[key]
+        integration = integrations[route["Target"].removeprefix("integrations/")]
+        assert integration["IntegrationType"] == "AWS_PROXY"
+        assert f":function:{names[expected.function]}/" in integration["IntegrationUri"], key
+        if expected.reply:
+            assert route.get("RouteResponseSelectionExpression") == "$default", key
+        else:
+            assert not route.get("RouteResponseSelectionExpression"), key
+        assert route.get("AuthorizationType", "NONE") == (
+            "CUSTOM" if expected.authorizer else "NONE"
+        )
+    # Two-way routes have their $default route response (moto has no GetRouteResponses: the ids
+    # come from the state).
+    responses = deployment.resources("aws_apigatewayv2_route_response")
+    replying = {k for k, r in deployment.topology.routes.items() if r.reply}
+    assert {r["index"] for r in responses} == replying
+    for response in responses:
+        got = apigw.get_route_response(
+            ApiId=api_id,
+            RouteId=response["values"]["route_id"],
+            RouteResponseId=response["values"]["id"],
+        )
+        assert got["RouteResponseKey"] == "$default"
+        assert response["values"]["route_id"] == routes[response["index"]]["RouteId"]
+
+
+def test_connect_runs_the_ticket_authorizer(deployment: Deployment) -> None:
+    apigw = deployment.client("apigatewayv2")
+    api_id = deployment.outputs["websocket_api_id"]
+    routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+    authorized = [k for k, r in deployment.topology.routes.items() if r.authorizer]
+    assert authorized == ["$connect"]
+    authorizer = apigw.get_authorizer(ApiId=api_id, AuthorizerId=routes["$connect"]["AuthorizerId"])
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["IdentitySource"] == ["route.request.querystring.ticket"]
+    assert deployment.topology.authorizer is not None
+    function = deployment.outputs["function_names"][deployment.topology.authorizer.function]
+    assert f":function:{function}/" in authorizer["AuthorizerUri"]
+    assert not authorizer.get("AuthorizerResultTtlInSeconds")
+
+
+def test_the_websocket_stage_throttles_and_logs_no_ticket(deployment: Deployment) -> None:
+    apigw = deployment.client("apigatewayv2")
+    stage = apigw.get_stage(
+        ApiId=deployment.outputs["websocket_api_id"], StageName=deployment.topology.stage
+    )
+    settings = stage["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+    assert not settings.get("DataTraceEnabled")
+    log_format = stage["AccessLogSettings"]["Format"]
+    fields = json.loads(log_format)
+    assert "connectionId" in fields and "routeKey" in fields
+    for secret_bearing in ("querystring", "ticket", "token", "body", "Authorization"):
+        assert secret_bearing.lower() not in log_format.lower(), secret_bearing
+
+
+def test_the_rest_api_proxies_everything_to_the_rest_function(deployment: Deployment) -> None:
+    apigw = deployment.client("apigateway")
+    api_id = deployment.outputs["rest_api_id"]
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api_id)["items"]}
+    assert set(resources) == {"/", "/{proxy+}"}
+    function = deployment.outputs["function_names"][deployment.topology.rest_function]
+    for resource in resources.values():
+        integration = apigw.get_integration(
+            restApiId=api_id, resourceId=resource["id"], httpMethod="ANY"
+        )
+        assert integration["type"] == "AWS_PROXY"
+        assert f":function:{function}/" in integration["uri"]
+    stage = apigw.get_stage(restApiId=api_id, stageName=deployment.topology.stage)
+    log_format = stage["accessLogSettings"]["format"]
+    assert "requestId" in json.loads(log_format)
+    for secret_bearing in ("querystring", "authorization", "header", "body"):
+        assert secret_bearing not in log_format.lower(), secret_bearing
+
+
+def test_the_stream_mapping_has_the_settings_from_locals(deployment: Deployment) -> None:
+    stream = deployment.topology.stream
+    assert stream is not None
+    lam = deployment.client("lambda")
+    function = deployment.outputs["function_names"][stream.function]
+    mappings = [
+        m
+        for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"].endswith(f":function:{function}")
+    ]
+    assert len(mappings) == 1
+    mapping = mappings[0]
+    table = deployment.topology.tables[stream.table or "messages"]
+    stream_arn = deployment.client("dynamodb").describe_table(TableName=table.name)["Table"][
+        "LatestStreamArn"
+    ]
+    assert mapping["EventSourceArn"] == stream_arn
+    assert mapping["BatchSize"] == stream.batch_size
+    # A window of 0 is the default: the provider does not send it, and moto then omits it.
+    assert (
+        mapping.get("MaximumBatchingWindowInSeconds", 0)
+        == stream.maximum_batching_window_in_seconds
+    )
+    assert mapping["MaximumRetryAttempts"] == stream.maximum_retry_attempts
+    assert mapping["MaximumRecordAgeInSeconds"] == stream.maximum_record_age_in_seconds
+    assert mapping["BisectBatchOnFunctionError"] is stream.bisect_batch_on_function_error
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert patterns == list(stream.filter_patterns)
+    dlq = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+    assert dlq.endswith(f":chat-{deployment.env_name}-stream-dlq")
+    attributes = deployment.client("sqs").get_queue_attributes(
+        QueueUrl=deployment.outputs["stream_dlq_url"], AttributeNames=["QueueArn"]
+    )["Attributes"]
+    assert attributes["QueueArn"] == dlq
+
+
+def test_the_site_bucket_is_private_and_holds_the_client_and_its_config(
+    deployment: Deployment,
+) -> None:
+    s3 = deployment.client("s3")
+    bucket = deployment.outputs["site_bucket"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    principals = [s["Principal"] for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert principals == [{"Service": "cloudfront.amazonaws.com"}]
+    config = s3.get_object(Bucket=bucket, Key="config.js")
+    assert config["Body"].read().decode() == (
+        f'window.CHAT_CONFIG = {{ restUrl: "{deployment.outputs["rest_api_url"]}", '
+        f'wsUrl: "{deployment.outputs["websocket_url"]}" }};\n'
+    )
+    assert "no-store" in config["CacheControl"]
+    index = s3.get_object(Bucket=bucket, Key="index.html")
+    assert index["Body"].read() == (REPO / "frontend" / "index.html").read_bytes()
+    assert index["ContentType"].startswith("text/html")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    local = {
+        p.relative_to(REPO / "frontend").as_posix()
+        for p in (REPO / "frontend").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
+    assert keys == (local - {"config.js"}) | {"config.js"}
+
+
+def test_the_site_is_served_by_cloudfront_over_https_through_origin_access_control(
+    deployment: Deployment,
+) -> None:
+    cloudfront = deployment.client("cloudfront")
+    distribution = cloudfront.get_distribution(Id=deployment.outputs["cloudfront_distribution_id"])
+    config = distribution["Distribution"]["DistributionConfig"]
+    assert config["Enabled"] is True
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    origin = config["Origins"]["Items"][0]
+    assert origin["DomainName"].startswith(deployment.outputs["site_bucket"] + ".s3.")
+    controls = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    assert [c["Name"] for c in controls] == [f"chat-{deployment.env_name}-site"]
+
+
+def test_alarms_watch_errors_throttles_iterator_age_and_the_dlq(deployment: Deployment) -> None:
+    alarms = deployment.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix=f"chat-{deployment.env_name}-"
+    )["MetricAlarms"]
+    metrics = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    assert metrics == {
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    }
+    errors = [a for a in alarms if a["MetricName"] == "Errors"]
+    assert len(errors) == len(deployment.topology.functions)
+
+
+def test_a_second_deploy_keeps_the_key_and_changes_nothing_moto_keeps(
+    deployment: Deployment,
+) -> None:
+    name = deployment.outputs["jwt_secret_parameter_name"]
+    ssm = deployment.client("ssm")
+    before = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    again = run(
+        ["./deploy.sh", "--env", deployment.env_name, *EXTRA_TF_ARGS],
+        env=deployment.env,
+        timeout=600,
+    )
+    assert f"JWT signing key {name}: exists, kept" in again.stdout
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == before
+    log = (deployment.build_dir / f"{deployment.env_name}.terraform.log").read_text()
+    changed = sorted(
+        line.strip().removeprefix("# ").split(" ")[0]
+        for line in log.splitlines()
+        if line.strip().startswith("# ") and (" will be " in line or " must be " in line)
+    )
+    # moto drops the distribution's origin access control id, so Terraform sets it again; the
+    # bucket policy names the distribution, so Terraform re-reads it after that update.
+    assert "aws_cloudfront_distribution.site" in changed
+    assert set(changed) <= {
+        "aws_cloudfront_distribution.site",
+        "data.aws_iam_policy_document.site",
+        "aws_s3_bucket_policy.site",
+    }, changed
+    assert "0 added" in again.stdout and "0 destroyed" in again.stdout
+
+
+def test_cleanup_removes_every_trace(deployment: Deployment) -> None:
+    env_name = deployment.env_name
+    refused = subprocess.run(
+        ["./cleanup.sh", "--env", env_name],
+        cwd=REPO,
+        env=deployment.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert deployment.client("dynamodb").list_tables()["TableNames"], "refusal must delete nothing"
+
+    result = run(
+        ["./cleanup.sh", "--env", env_name, "--yes", *EXTRA_TF_ARGS],
+        env=deployment.env,
+        timeout=600,
+    )
+    deployment.cleaned = True
+    assert "Destroy complete!" in result.stdout
+    client = deployment.client
+    assert client("dynamodb").list_tables()["TableNames"] == []
+    assert client("lambda").list_functions()["Functions"] == []
+    assert client("lambda").list_layers()["Layers"] == []
+    assert client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
+    assert client("apigateway").get_rest_apis()["items"] == []
+    assert client("apigatewayv2").get_apis()["Items"] == []
+    assert client("s3").list_buckets()["Buckets"] == []
+    assert client("sqs").list_queues().get("QueueUrls", []) == []
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert client("logs").describe_log_groups()["logGroups"] == []
+    assert client("iam").list_roles()["Roles"] == []
+    assert client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    assert (
+        client("cloudfront")
+        .list_origin_access_controls()["OriginAccessControlList"]
+        .get("Items", [])
+        == []
+    )
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        client("ssm").get_parameter(Name=deployment.outputs["jwt_secret_parameter_name"])
+    assert client("ssm").describe_parameters()["Parameters"] == []
+    # On disk: no workspace (state) and no build output.
+    assert not (TERRAFORM_DIR / "terraform.tfstate.d" / env_name).exists()
+    workspaces = run(
+        ["terraform", f"-chdir={TERRAFORM_DIR}", "workspace", "list"], env=deployment.env
+    ).stdout
+    assert env_name not in workspaces
+    assert not deployment.build_dir.exists()
+    assert os.environ.get("TF_WORKSPACE") is None
