@@ -236,3 +236,9 @@ def test_tickets_are_stored_hashed_with_a_ttl(chat: Harness) -> None:
     assert len(items) == 1
     assert ticket not in items[0]["pk"]
     assert 25 <= int(items[0]["ttl"]) - time.time() <= 31
+
+
+def test_the_shipped_dummy_hash_has_the_cost_it_claims() -> None:
+    hasher = PasswordHasher(12)
+    assert hasher._dummy_hash.startswith("bcrypt-sha256$$2b$12$")
+    assert not hasher.verify("anything", None)
