@@ -2,7 +2,7 @@
 # Deploys the chat to AWS: builds the Lambda package and layer, creates the JWT signing key in SSM
 # if it is missing, applies terraform/ for one environment (its own workspace and state), uploads
 # the browser client with a config.js written from Terraform's outputs, and prints the URLs.
-# Safe to re-run: an unchanged stack applies no changes and the signing key is kept.
+# Safe to re-run: the signing key is kept and Terraform applies only what changed.
 #
 # Usage: ./deploy.sh [--env NAME] [-- TERRAFORM_ARGS...]
 #   --env NAME   environment (default: dev); terraform/env/NAME.tfvars is used when it exists
