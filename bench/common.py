@@ -1,0 +1,101 @@
+"""Shared set-up for the benchmarks: a moto server on loopback with the deployed table schema."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+for entry in (REPO, REPO / "lambda", REPO / "scripts"):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+TABLE_PREFIX = "bench"
+BENCH_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "USERS_TABLE": f"{TABLE_PREFIX}-users",
+    "ROOMS_TABLE": f"{TABLE_PREFIX}-rooms",
+    "CONNECTIONS_TABLE": f"{TABLE_PREFIX}-connections",
+    "MESSAGES_TABLE": f"{TABLE_PREFIX}-messages",
+    "JWT_SECRET": "bench-signing-key-0123456789abcdef0123",
+    "BCRYPT_ROUNDS": "4",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_dynamodb() -> Iterator[str]:
+    """A moto server in a child process; yields its endpoint, tables created."""
+    import boto3
+
+    from tests.unit.schema import table_definitions
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        for _ in range(100):
+            try:
+                client.list_tables()
+                break
+            except Exception:
+                import time
+
+                time.sleep(0.1)
+        for definition in table_definitions(TABLE_PREFIX).values():
+            client.create_table(**definition)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def set_env(extra: dict[str, str] | None = None) -> None:
+    os.environ.update(BENCH_ENV)
+    os.environ.update(extra or {})
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

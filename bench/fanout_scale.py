@@ -1,0 +1,158 @@
+"""Benchmark 1: fan-out of one message to rooms of 10 to 5,000 connections.
+
+The real FanOut and ManagementApiPoster (boto3's apigatewaymanagementapi client, its pool and
+retries) post to a stand-in Management API on loopback that answers each post after a set delay
+(20 ms by default, about what API Gateway takes). Connections live in DynamoDB (moto server).
+Beside it, in the same run, the design most tutorials use: Scan the whole connections table and
+post to each connection in turn.
+
+    python bench/fanout_scale.py [--delay-ms 20] [--sizes 10,100,1000,5000] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.common import free_port, moto_dynamodb, set_env, table
+
+LAMBDA_TIMEOUT_SECONDS = 60  # terraform/locals.tf: stream_processor
+
+
+class StandIn(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.delay = delay
+        self.posts = 0
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway's endpoint offers
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(length)
+        time.sleep(self.server.delay)  # type: ignore[attr-defined]
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.posts += 1  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
+    import boto3
+
+    with moto_dynamodb() as endpoint:
+        port = free_port()
+        set_env({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "FANOUT_CONCURRENCY": str(concurrency)})
+        server = StandIn(port, delay_ms / 1000)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        from chat.config import Settings
+        from chat.fanout import DeliveryLog, FanOut, StreamRecord
+        from chat.models import Message
+        from chat.notifier import ManagementApiPoster
+        from chat.runtime import Stores, client_config
+
+        settings = Settings.from_env()
+        stores = Stores.from_settings(settings, pool_size=concurrency)
+        client = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=f"http://127.0.0.1:{port}/v1",
+            config=client_config(concurrency),
+        )
+        poster = ManagementApiPoster(client)
+        executor = ThreadPoolExecutor(max_workers=concurrency)
+        connections_table = stores.connections.table
+        rows = []
+        for size in sizes:
+            room = f"room{size}"
+            with connections_table.batch_writer() as batch:
+                for i in range(size):
+                    batch.put_item(
+                        Item={
+                            "pk": f"ROOM#{room}",
+                            "sk": f"CONN#c{size}-{i}",
+                            "connectionId": f"c{size}-{i}",
+                            "username": f"user{i}",
+                            "ttl": 2**31,
+                        }
+                    )
+            message = Message(
+                room, f"01KWB3R{size:019d}", "alice", "hello", "2026-11-24T00:00:00.000Z"
+            )
+            fanout = FanOut(stores.connections, poster, executor, DeliveryLog())
+            started = time.perf_counter()
+            report = fanout.deliver([StreamRecord("1", message)])
+            ours = time.perf_counter() - started
+            assert report.posts == size and not report.failed_sequence_numbers, report
+
+            # The tutorial design: Scan every connection in the table, post one after another.
+            started = time.perf_counter()
+            scanned, kwargs = 0, {}
+            while True:
+                page = connections_table.scan(**kwargs)
+                for item in page["Items"]:
+                    if item["pk"] == f"ROOM#{room}":
+                        poster.post(str(item["connectionId"]), b'{"type":"message"}')
+                    scanned += 1
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            tutorial = time.perf_counter() - started
+            rows.append(
+                [
+                    size,
+                    f"{ours:.2f}",
+                    f"{size / ours:,.0f}",
+                    f"{tutorial:.2f}",
+                    f"{size / tutorial:,.0f}",
+                    f"{tutorial / ours:.1f}x",
+                    scanned,
+                    "yes" if ours < LAMBDA_TIMEOUT_SECONDS else "NO",
+                    "yes" if tutorial < LAMBDA_TIMEOUT_SECONDS else "NO",
+                ]
+            )
+            print(f"  room of {size}: ours {ours:.2f}s, tutorial {tutorial:.2f}s", flush=True)
+        server.shutdown()
+    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # that moto server is gone now
+    headers = [
+        "connections",
+        "ours: wall s",
+        "ours: posts/s",
+        "tutorial: wall s",
+        "tutorial: posts/s",
+        "speed-up",
+        "items scanned by tutorial",
+        "ours < 60 s timeout",
+        "tutorial < 60 s",
+    ]
+    return (
+        f"Fan-out of one message; stand-in answers each post after {delay_ms:g} ms; "
+        f"FANOUT_CONCURRENCY={concurrency}.\n\n" + table(headers, rows)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--sizes", default="10,100,1000,5000")
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    print(run([int(s) for s in args.sizes.split(",")], args.delay_ms, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
