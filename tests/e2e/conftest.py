@@ -33,7 +33,9 @@ def cloud() -> Iterator[RunningLocalCloud]:
         yield running
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it
+# is open, and the integration tier's asyncio.run() would fail if it outlived these tests.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     # A missing browser is a failure, never a skip: `make test` installs it (scripts/setup-e2e.sh).
     assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), (
