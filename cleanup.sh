@@ -126,7 +126,9 @@ tf_quiet() {
 init_args=(-input=false -no-color)
 [ -n "${TF_PLUGIN_DIR:-}" ] && init_args+=("-plugin-dir=$TF_PLUGIN_DIR")
 tf_quiet init "${init_args[@]}"
-if ! terraform -chdir="$tf_dir" workspace list 2>/dev/null | sed 's/^[* ]*//' | grep -qx "$env_name"; then
+# Captured first: a `... | grep -q` pipeline under pipefail fails at random on SIGPIPE.
+workspaces="$(terraform -chdir="$tf_dir" workspace list 2>/dev/null | sed 's/^[* ]*//' || true)"
+if ! grep -qx "$env_name" <<<"$workspaces"; then
     echo "No Terraform workspace '$env_name': nothing of this environment was deployed from here."
     rm -rf "$build_dir"
     echo "Removed $build_dir."

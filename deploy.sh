@@ -236,7 +236,10 @@ var_args=(-var "environment=$env_name" -var "function_zip=$build_dir/function.zi
 
 # API Gateway logs with one role per account and region: keep one that another stack set.
 current_role="$(aws_py api-gateway-logging-role)"
-if terraform -chdir="$tf_dir" state list 2>/dev/null | grep -q '^aws_api_gateway_account\.this' || [ -z "$current_role" ]; then
+# Captured first: `state list | grep -q` under pipefail fails at random when grep exits early
+# and terraform gets SIGPIPE.
+managed_resources="$(terraform -chdir="$tf_dir" state list 2>/dev/null || true)"
+if grep -q '^aws_api_gateway_account\.this' <<<"$managed_resources" || [ -z "$current_role" ]; then
     var_args+=(-var manage_api_gateway_account=true)
 else
     echo "API Gateway logging role already set for this region ($current_role): using it"
