@@ -3,6 +3,7 @@ XSS safety, session handling, and screenshots of the main screens."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -16,6 +17,12 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery"
 REPO = Path(__file__).resolve().parents[2]
+
+
+def publish_screenshot(artifact: Path, name: str) -> None:
+    """UPDATE_SCREENSHOTS=1 make test-e2e refreshes the README's screenshots in docs/."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copy(artifact, REPO / "docs" / name)
 
 
 def unique(name: str) -> str:
@@ -81,7 +88,7 @@ def test_two_users_chat_live_with_approval_and_presence(
         expect(messages(page).nth(1)).to_contain_text(b_name)
 
     alice.screenshot(path=str(artifacts / "chat-desktop.png"))
-    shutil.copy(artifacts / "chat-desktop.png", REPO / "docs" / "screenshot-desktop.png")
+    publish_screenshot(artifacts / "chat-desktop.png", "screenshot-desktop.png")
 
     # Bob leaves: his presence goes offline in Alice's member list.
     bob.context.close()
@@ -192,4 +199,4 @@ def test_phone_width_layout(new_page: Callable[..., Page], artifacts: Path) -> N
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
     page.screenshot(path=str(artifacts / "chat-mobile.png"))
-    shutil.copy(artifacts / "chat-mobile.png", REPO / "docs" / "screenshot-mobile.png")
+    publish_screenshot(artifacts / "chat-mobile.png", "screenshot-mobile.png")
