@@ -49,65 +49,7 @@ if [ -n "${AWS_DEFAULT_REGION:-}" ] && [ -z "${AWS_REGION:-}" ]; then export AWS
 
 # --- AWS calls (boto3; it honours AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL) ---------------------
 aws_py() {
-    "$PYTHON" - "$@" <<'PY'
-import sys
-
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
-
-def fail(message):
-    print(f"cleanup.sh: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def identity():
-    try:
-        session = boto3.session.Session()
-        if not session.region_name:
-            fail("no AWS region: set AWS_REGION (or a region in your AWS_PROFILE)")
-        who = session.client("sts").get_caller_identity()
-    except (NoCredentialsError, NoRegionError) as e:
-        fail(f"no usable AWS credentials ({e}): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
-    except (ClientError, BotoCoreError) as e:
-        fail(f"the AWS credentials do not work: {e}")
-    print(f"{who['Account']} {session.region_name} {who['Arn']}")
-
-
-def empty_bucket(bucket):
-    """Deletes every object version and delete marker, so destroy can remove the bucket."""
-    s3 = boto3.client("s3")
-    removed = 0
-    try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            doomed = [
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            if doomed:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
-                removed += len(doomed)
-    except ClientError as e:
-        if e.response["Error"]["Code"] == "NoSuchBucket":
-            print(f"s3://{bucket}: already gone")
-            return
-        raise
-    print(f"s3://{bucket}: {removed} object versions deleted")
-
-
-def delete_parameter(name):
-    try:
-        boto3.client("ssm").delete_parameter(Name=name)
-        print(f"JWT signing key {name}: deleted")
-    except ClientError as e:
-        if e.response["Error"]["Code"] != "ParameterNotFound":
-            raise
-        print(f"JWT signing key {name}: not there")
-
-
-commands = {"identity": identity, "empty-bucket": empty_bucket, "delete-parameter": delete_parameter}
-commands[sys.argv[1]](*sys.argv[2:])
-PY
+    AWS_OPS_CALLER="cleanup.sh" "$PYTHON" "$root/scripts/aws_ops.py" "$@"
 }
 
 # --- 1. prerequisites ---------------------------------------------------------------------------
