@@ -74,6 +74,8 @@ locals {
       rooms = ["dynamodb:GetItem"]
       # store the message (conditional put); delivery is the stream processor's job
       messages = ["dynamodb:PutItem"]
+      # sendMessage is a one-way route: an `error` frame goes back to the sender's connection
+      connections_api = ["execute-api:ManageConnections"]
     }
     stream_processor = {
       # a room's live connections (Query ROOM#); 410 Gone removes a connection (GetItem + batch)

@@ -72,7 +72,9 @@ locals {
     getMessages   = { function = "rooms", authorizer = false, reply = true }
     getMembers    = { function = "rooms", authorizer = false, reply = true }
     ping          = { function = "rooms", authorizer = false, reply = true }
-    sendMessage   = { function = "send_message", authorizer = false, reply = true }
+    # One-way: success has no reply (the stored message arrives as `message`, echoing the
+    # clientMessageId); errors are posted to the sender's connection by the function.
+    sendMessage = { function = "send_message", authorizer = false, reply = false }
   }
 
   websocket_authorizer_function = "authorizer"

@@ -79,7 +79,7 @@ class TokenService:
             )
         except jwt.ExpiredSignatureError as e:
             raise UnauthorizedError("Your session has expired. Please log in again.") from e
-        except jwt.PyJWTError as e:
+        except (jwt.PyJWTError, UnicodeError) as e:  # UnicodeError: a lone surrogate
             raise UnauthorizedError("The token is missing or not valid.") from e
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:

@@ -1,22 +1,61 @@
-"""Input checks shared by the REST and WebSocket handlers. Lengths count Unicode code points."""
+"""Input checks shared by the REST and WebSocket handlers. Lengths count Unicode code points.
+
+The text policy (docs/protocol.md, "Text rules"):
+- Every string field: no lone surrogates (they cannot be stored or encoded as UTF-8).
+- Names (usernames, room names) are normalised with NFKC, so full-width and other compatibility
+  look-alikes become the plain characters, and may hold no control, format (zero-width, bidi),
+  private-use or unassigned characters. Usernames are then limited to ASCII and unique
+  regardless of case, so the remaining look-alikes are ASCII ones (`l`/`I`, `0`/`O`).
+- Message text keeps what the sender typed (no normalisation; `\\r\\n` becomes `\\n`), allows
+  `\\n` and `\\t` but no other control characters, no bidi embeddings, overrides or isolates
+  (U+202A-U+202E, U+2066-U+2069: the client isolates each message itself), and must contain at
+  least one visible character. Zero-width joiners stay allowed: emoji sequences and Persian
+  need them.
+- Numbers are ASCII digits: `str.isdigit()` accepts `²`, which `int()` refuses.
+- Patterns use `re.fullmatch`: `$` also matches before a final newline.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from chat.errors import InvalidInputError, TooLargeError
 
 MAX_REST_BODY_BYTES = 64 * 1024
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
-ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-MESSAGE_ID_RE = re.compile(r"^[0-9A-Z]{26}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
+ROOM_ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+MESSAGE_ID_RE = re.compile(r"[0-9A-Z]{26}")
+ASCII_DIGITS_RE = re.compile(r"[0-9]{1,4}")
 CLIENT_MESSAGE_ID_MAX = 64
+REQUEST_ID_MAX = 128
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ROOM_NAME_MAX = 64
 MESSAGE_TEXT_MAX = 4000
 HISTORY_LIMIT_MAX, HISTORY_LIMIT_DEFAULT = 100, 50
+
+# Categories a name may not hold: controls, format characters (zero-width, bidi), surrogates,
+# private use, unassigned.
+_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_TEXT_ALLOWED_CONTROLS = frozenset("\n\t")
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+# What counts as not visible when deciding whether a message says anything.
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me"})
+_INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # Hangul fillers, braille blank
+
+
+def has_lone_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def is_visible(char: str) -> bool:
+    return unicodedata.category(char) not in _INVISIBLE_CATEGORIES and char not in _INVISIBLE_EXTRA
 
 
 def parse_json_object(body: str | None, max_bytes: int = MAX_REST_BODY_BYTES) -> dict[str, Any]:
@@ -39,12 +78,23 @@ def _string(payload: dict[str, Any], field: str) -> str:
         raise InvalidInputError(f"'{field}' is required.")
     if not isinstance(value, str):
         raise InvalidInputError(f"'{field}' must be a string.")
+    if has_lone_surrogate(value):
+        raise InvalidInputError(f"'{field}' holds an unpaired UTF-16 surrogate.")
+    return value
+
+
+def _name(payload: dict[str, Any], field: str) -> str:
+    value = unicodedata.normalize("NFKC", _string(payload, field))
+    if any(unicodedata.category(c) in _NAME_FORBIDDEN_CATEGORIES for c in value):
+        raise InvalidInputError(
+            f"'{field}' may not hold control, invisible or direction-changing characters."
+        )
     return value
 
 
 def username(payload: dict[str, Any], field: str = "username") -> str:
-    value = _string(payload, field)
-    if not USERNAME_RE.match(value):
+    value = _name(payload, field)
+    if not USERNAME_RE.fullmatch(value):
         raise InvalidInputError("Usernames are 3-32 characters: letters, digits, '_', '.' or '-'.")
     return value
 
@@ -57,25 +107,33 @@ def password(payload: dict[str, Any]) -> str:
 
 
 def room_name(payload: dict[str, Any]) -> str:
-    value = _string(payload, "name").strip()
-    if not 1 <= len(value) <= ROOM_NAME_MAX:
+    value = _name(payload, "name").strip()
+    if not 1 <= len(value) <= ROOM_NAME_MAX or not any(map(is_visible, value)):
         raise InvalidInputError(f"Room names are 1-{ROOM_NAME_MAX} characters long.")
     return value
 
 
 def room_id(payload: dict[str, Any], field: str = "roomId") -> str:
     value = _string(payload, field)
-    if not ROOM_ID_RE.match(value):
+    if not ROOM_ID_RE.fullmatch(value):
         raise InvalidInputError(f"'{field}' is not a valid room id.")
     return value
 
 
 def message_text(payload: dict[str, Any]) -> str:
-    value = _string(payload, "text")
+    value = _string(payload, "text").replace("\r\n", "\n")
     if len(value) > MESSAGE_TEXT_MAX:
         raise TooLargeError(f"Messages are at most {MESSAGE_TEXT_MAX} characters long.")
-    if not value.strip():
-        raise InvalidInputError("A message needs some text.")
+    for char in value:
+        if char in _BIDI_CONTROLS or (
+            unicodedata.category(char) == "Cc" and char not in _TEXT_ALLOWED_CONTROLS
+        ):
+            raise InvalidInputError(
+                f"Messages may not hold control or direction-override characters "
+                f"(found U+{ord(char):04X})."
+            )
+    if not any(map(is_visible, value)):
+        raise InvalidInputError("A message needs some visible text.")
     return value
 
 
@@ -83,7 +141,12 @@ def client_message_id(payload: dict[str, Any]) -> str | None:
     value = payload.get("clientMessageId")
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= CLIENT_MESSAGE_ID_MAX:
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= CLIENT_MESSAGE_ID_MAX
+        or has_lone_surrogate(value)
+        or any(unicodedata.category(c) in _NAME_FORBIDDEN_CATEGORIES for c in value)
+    ):
         raise InvalidInputError(
             f"'clientMessageId' must be a string of 1-{CLIENT_MESSAGE_ID_MAX} characters."
         )
@@ -92,7 +155,7 @@ def client_message_id(payload: dict[str, Any]) -> str | None:
 
 def request_id(payload: dict[str, Any]) -> str | None:
     value = payload.get("requestId")
-    if isinstance(value, str) and len(value) <= 128:
+    if isinstance(value, str) and len(value) <= REQUEST_ID_MAX and not has_lone_surrogate(value):
         return value
     return None
 
@@ -106,7 +169,7 @@ def history_query(params: dict[str, Any]) -> tuple[int, str | None, str | None]:
         raise InvalidInputError("'limit' must be a whole number from 1 to 100.")
     elif isinstance(raw_limit, int):
         limit = raw_limit
-    elif isinstance(raw_limit, str) and raw_limit.isdigit() and len(raw_limit) <= 4:
+    elif isinstance(raw_limit, str) and ASCII_DIGITS_RE.fullmatch(raw_limit):
         limit = int(raw_limit)
     else:
         raise InvalidInputError("'limit' must be a whole number from 1 to 100.")
@@ -123,6 +186,6 @@ def _cursor(params: dict[str, Any], field: str) -> str | None:
     value = params.get(field)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not MESSAGE_ID_RE.match(value):
+    if not isinstance(value, str) or not MESSAGE_ID_RE.fullmatch(value):
         raise InvalidInputError(f"'{field}' must be a message id.")
     return value

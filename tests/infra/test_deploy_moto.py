@@ -227,10 +227,13 @@ def _role_policy(deployment: Deployment, function_key: str) -> str:
 
 def test_each_function_has_its_own_least_privilege_role(deployment: Deployment) -> None:
     send = _role_policy(deployment, "send_message")
-    assert "execute-api:ManageConnections" not in send, "sendMessage must not be able to post"
+    # sendMessage is one-way: it posts its errors to the sender, so it may POST to connections
+    # (never GET or DELETE them) and writes nothing but the message.
+    assert "/POST/@connections/*" in send and "/DELETE/" not in send and "/GET/" not in send
     assert "dynamodb:PutItem" in send and "-messages" in send
+    assert "-connections" not in send and "dynamodb:DeleteItem" not in send
     assert "ssm:GetParameter" not in send
-    for poster in ("stream_processor", "rooms", "connections"):
+    for poster in ("stream_processor", "rooms", "connections", "send_message"):
         assert "execute-api:ManageConnections" in _role_policy(deployment, poster)
     rest = _role_policy(deployment, "rest")
     assert "ssm:GetParameter" in rest and deployment.outputs["jwt_secret_parameter_name"] in rest

@@ -195,4 +195,6 @@ def test_the_real_stack_declares_every_route_in_the_protocol() -> None:
     ):
         assert route in topology.routes
     assert topology.routes["$connect"].authorizer
+    # One-way: the stored message is the answer; errors are posted by the function.
+    assert not topology.routes["sendMessage"].reply
     assert topology.stream is not None and topology.stream.table == "messages"

@@ -99,9 +99,12 @@ def test_bad_messages_are_rejected_and_nothing_is_written(
 ) -> None:
     frame = {k: (room["id"] if v == "ROOM" else v) for k, v in frame.items()}
     before = chat.snapshot()
+    # sendMessage is one-way: no reply body; the error is posted to the sender's connection.
     reply = chat.send(room["alice"], "alice", {"action": "sendMessage", **frame, "requestId": "s"})
-    assert error_of(reply) == code
-    assert reply is not None and reply["action"] == "sendMessage" and reply["requestId"] == "s"
+    assert reply is None
+    [error] = chat.frames(room["alice"])
+    assert error_of(error) == code
+    assert error["action"] == "sendMessage" and error["requestId"] == "s"
     assert chat.snapshot() == before
 
 
@@ -121,7 +124,9 @@ def test_non_members_cannot_send(chat: Harness, room: dict[str, Any]) -> None:
     reply = chat.send(
         carol, "carol", {"action": "sendMessage", "roomId": room["id"], "text": "let me in"}
     )
-    assert error_of(reply) == "forbidden"
+    assert reply is None
+    [error] = chat.frames(carol)
+    assert error_of(error) == "forbidden"
     assert chat.snapshot() == before
     chat.pump()
     assert chat.frames(room["alice"]) == []

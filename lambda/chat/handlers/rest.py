@@ -100,13 +100,13 @@ def room_members(request: Request) -> Response:
 
 
 ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
-    ("POST", re.compile(r"^/auth/signup$"), signup),
-    ("POST", re.compile(r"^/auth/login$"), login),
-    ("GET", re.compile(r"^/me$"), me),
-    ("POST", re.compile(r"^/auth/ticket$"), ticket),
-    ("GET", re.compile(r"^/rooms$"), list_rooms),
-    ("GET", re.compile(r"^/rooms/(?P<roomId>[^/]+)/messages$"), room_messages),
-    ("GET", re.compile(r"^/rooms/(?P<roomId>[^/]+)/members$"), room_members),
+    ("POST", re.compile(r"/auth/signup"), signup),
+    ("POST", re.compile(r"/auth/login"), login),
+    ("GET", re.compile(r"/me"), me),
+    ("POST", re.compile(r"/auth/ticket"), ticket),
+    ("GET", re.compile(r"/rooms"), list_rooms),
+    ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/messages"), room_messages),
+    ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/members"), room_members),
 ]
 
 
@@ -163,7 +163,7 @@ def _request(event: dict[str, Any]) -> Request:
 def _route(request: Request) -> Response:
     allowed = False
     for method, pattern, handler in ROUTES:
-        match = pattern.match(request.path)
+        match = pattern.fullmatch(request.path)
         if match is None:
             continue
         allowed = True

@@ -2,6 +2,10 @@
 
 Every action validates its input before it touches a table; any ChatError becomes an `error`
 frame with the error's code, and the connection stays open.
+
+Two-way routes (`reply = true` in terraform/locals.tf) return the reply as the response body.
+A one-way route (sendMessage) has no route response, so API Gateway drops any body: its errors
+are posted to the caller's connection through the Management API instead (`post_error`).
 """
 
 from __future__ import annotations
@@ -64,7 +68,15 @@ def error_frame(error: ChatError, action: str | None, req_id: str | None) -> dic
     return frame
 
 
-def dispatch(event: dict[str, Any], actions: Mapping[str, Action]) -> dict[str, Any]:
+ErrorPoster = Callable[[str, dict[str, Any]], None]
+
+
+def dispatch(
+    event: dict[str, Any], actions: Mapping[str, Action], post_error: ErrorPoster | None = None
+) -> dict[str, Any]:
+    """Run the frame's action. With `post_error` (one-way routes), errors go to the caller's
+    connection through it and the response carries no body."""
+    reply_with = reply if post_error is None else _posting(post_error, event)
     started = time.perf_counter()
     action: str | None = None
     req_id: str | None = None
@@ -88,14 +100,14 @@ def dispatch(event: dict[str, Any], actions: Mapping[str, Action]) -> dict[str, 
         result = handler(caller_of(event), payload)
         if result is not None and req_id is not None:
             result["requestId"] = req_id
-        return reply(result)
+        return reply_with(result)
     except ChatError as e:
         outcome = e.code
-        return reply(error_frame(e, action, req_id))
+        return reply_with(error_frame(e, action, req_id))
     except Exception:
         outcome = "internal"
         log.exception("action failed", extra={"action": action, "connectionId": connection_id})
-        return reply(error_frame(ChatError(), action, req_id))
+        return reply_with(error_frame(ChatError(), action, req_id))
     finally:
         log.info(
             "ws action",
@@ -106,3 +118,19 @@ def dispatch(event: dict[str, Any], actions: Mapping[str, Action]) -> dict[str, 
                 "durationMs": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+
+
+def _posting(
+    post_error: ErrorPoster, event: dict[str, Any]
+) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+    connection_id = str((event.get("requestContext") or {}).get("connectionId", ""))
+
+    def send(frame: dict[str, Any] | None) -> dict[str, Any]:
+        if frame is not None and connection_id:
+            try:
+                post_error(connection_id, frame)
+            except Exception:  # the caller left; nothing else to tell
+                log.warning("error frame not delivered", extra={"connectionId": connection_id})
+        return {"statusCode": 200}
+
+    return send
