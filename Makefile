@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST ?= $(BIN)/python -m pytest
 
-.PHONY: dev test test-unit test-integration test-e2e test-infra setup-e2e setup-infra \
+.PHONY: dev test test-unit test-property test-integration test-e2e test-infra setup-e2e setup-infra \
         lint format types check bench build clean
 
 $(STAMP): pyproject.toml
@@ -27,6 +27,9 @@ test: $(STAMP) setup-e2e setup-infra
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
+
+test-property: $(STAMP)
+	$(PYTEST) tests/property
 
 test-integration: $(STAMP)
 	$(PYTEST) tests/integration
