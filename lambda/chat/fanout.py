@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat import protocol
 from chat.models import Connection, Message
 from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
 from chat.store import ConnectionsStore
@@ -117,7 +118,7 @@ class FanOut:
             if key in self.delivered:
                 outcome.skipped_already_delivered += 1
                 continue
-            frame = encode_frame({"type": "message", "message": record.message.to_wire()})
+            frame = encode_frame(protocol.message_event(record.message))
             try:
                 self._post_with_retries(connection.connection_id, frame)
             except GoneConnectionError:

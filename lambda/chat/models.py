@@ -1,10 +1,12 @@
-"""Plain values passed between the data layer, the domain and the handlers."""
+"""Plain values passed between the data layer, the domain and the handlers.
+
+Models know neither the wire protocol (chat.protocol) nor the table's attributes (chat.store).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 
 def iso_now(epoch_seconds: float) -> str:
@@ -25,14 +27,6 @@ class Room:
     admin: str
     created_at: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "roomId": self.room_id,
-            "name": self.name,
-            "admin": self.admin,
-            "createdAt": self.created_at,
-        }
-
 
 @dataclass(frozen=True)
 class Member:
@@ -42,6 +36,15 @@ class Member:
     joined_at: str
     room_name: str
     room_created_at: str
+
+
+@dataclass(frozen=True)
+class MemberPresence:
+    """A member as the member list shows it: with whether any connection of theirs is open."""
+
+    username: str
+    role: str
+    online: bool
 
 
 @dataclass(frozen=True)
@@ -59,34 +62,6 @@ class Message:
     text: str
     created_at: str
     client_message_id: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "roomId": self.room_id,
-            "messageId": self.message_id,
-            "username": self.username,
-            "text": self.text,
-            "createdAt": self.created_at,
-        }
-        if self.client_message_id is not None:
-            wire["clientMessageId"] = self.client_message_id
-        return wire
-
-    def to_item(self) -> dict[str, Any]:
-        return self.to_wire()
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Message:
-        return cls(
-            room_id=str(item["roomId"]),
-            message_id=str(item["messageId"]),
-            username=str(item["username"]),
-            text=str(item["text"]),
-            created_at=str(item["createdAt"]),
-            client_message_id=(
-                str(item["clientMessageId"]) if item.get("clientMessageId") else None
-            ),
-        )
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from chat import protocol
 from chat.errors import ForbiddenError, NotFoundError
 from chat.ids import new_room_id
-from chat.models import Member, Message, Room, iso_now, user_key
+from chat.models import JoinRequest, Member, MemberPresence, Message, Room, iso_now, user_key
 from chat.notifier import Notifier
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore
 
@@ -71,12 +71,7 @@ class RoomService:
         if self.notifier is not None:
             self.notifier.to_user(
                 room.admin,
-                {
-                    "type": "joinRequest",
-                    "roomId": room_id,
-                    "username": username,
-                    "requestedAt": requested_at,
-                },
+                protocol.join_request_event(JoinRequest(room_id, username, requested_at)),
             )
         return requested_at
 
@@ -88,10 +83,8 @@ class RoomService:
         member = self.rooms.approve(room, request.username, iso_now(self.clock()))
         self.connections.add_room(room_id, member.username)
         if self.notifier is not None:
-            self.notifier.to_user(member.username, {"type": "joinApproved", "room": room.to_wire()})
-            self.notifier.to_room(
-                room_id, {"type": "memberJoined", "roomId": room_id, "username": member.username}
-            )
+            self.notifier.to_user(member.username, protocol.join_approved(room))
+            self.notifier.to_room(room_id, protocol.member_joined(room_id, member.username))
         return member
 
     def reject(self, room_id: str, admin: str, username: str) -> str:
@@ -101,43 +94,28 @@ class RoomService:
             raise NotFoundError(f"There is no pending join request from {username}.")
         self.rooms.reject(room_id, request.username)
         if self.notifier is not None:
-            self.notifier.to_user(request.username, {"type": "joinRejected", "roomId": room_id})
+            self.notifier.to_user(request.username, protocol.join_rejected(room_id))
         return request.username
 
     # -- reads --------------------------------------------------------------------------------
 
-    def list_for(self, username: str) -> list[dict[str, Any]]:
-        memberships = sorted(self.rooms.rooms_of(username), key=lambda m: m.room_created_at)
-        return [
-            {
-                "roomId": m.room_id,
-                "name": m.room_name,
-                "role": m.role,
-                "createdAt": m.room_created_at,
-            }
-            for m in memberships
-        ]
+    def list_for(self, username: str) -> list[Member]:
+        return sorted(self.rooms.rooms_of(username), key=lambda m: m.room_created_at)
 
-    def members(self, room_id: str, username: str) -> dict[str, Any]:
+    def members(
+        self, room_id: str, username: str
+    ) -> tuple[list[MemberPresence], list[JoinRequest] | None]:
+        """The members (oldest first) with online flags; pending requests for the admin only."""
         caller = self.require_member(room_id, username)
         online = {user_key(c.username) for c in self.connections.of_room(room_id)}
-        members = sorted(self.rooms.list_members(room_id), key=lambda m: m.joined_at)
-        result: dict[str, Any] = {
-            "members": [
-                {
-                    "username": m.username,
-                    "role": m.role,
-                    "online": user_key(m.username) in online,
-                }
-                for m in members
-            ]
-        }
+        members = [
+            MemberPresence(m.username, m.role, user_key(m.username) in online)
+            for m in sorted(self.rooms.list_members(room_id), key=lambda m: m.joined_at)
+        ]
+        requests = None
         if caller.role == "admin":
-            result["requests"] = [
-                {"username": r.username, "requestedAt": r.requested_at}
-                for r in sorted(self.rooms.list_requests(room_id), key=lambda r: r.requested_at)
-            ]
-        return result
+            requests = sorted(self.rooms.list_requests(room_id), key=lambda r: r.requested_at)
+        return members, requests
 
     def history(
         self, room_id: str, username: str, limit: int, before: str | None, after: str | None
@@ -160,7 +138,5 @@ class PresenceService:
     def announce(self, username: str, room_ids: list[str], online: bool) -> None:
         for room_id in room_ids:
             self.notifier.to_room(
-                room_id,
-                {"type": "presence", "roomId": room_id, "username": username, "online": online},
-                exclude_user=username,
+                room_id, protocol.presence(room_id, username, online), exclude_user=username
             )

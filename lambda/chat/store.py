@@ -442,6 +442,32 @@ class ConnectionsStore:
         return connections
 
 
+def message_item(message: Message) -> dict[str, Any]:
+    """The Messages table's attributes. The stream processor reads the same names back from
+    stream images (message_from_item), so they are a contract of their own, not the wire's."""
+    item: dict[str, Any] = {
+        "roomId": message.room_id,
+        "messageId": message.message_id,
+        "username": message.username,
+        "text": message.text,
+        "createdAt": message.created_at,
+    }
+    if message.client_message_id is not None:
+        item["clientMessageId"] = message.client_message_id
+    return item
+
+
+def message_from_item(item: dict[str, Any]) -> Message:
+    return Message(
+        room_id=str(item["roomId"]),
+        message_id=str(item["messageId"]),
+        username=str(item["username"]),
+        text=str(item["text"]),
+        created_at=str(item["createdAt"]),
+        client_message_id=str(item["clientMessageId"]) if item.get("clientMessageId") else None,
+    )
+
+
 class MessagesStore:
     """messages table: roomId + messageId (time-sortable). Its stream drives the fan-out."""
 
@@ -451,7 +477,7 @@ class MessagesStore:
     def put(self, message: Message) -> None:
         try:
             self.table.put_item(
-                Item=message.to_item(),
+                Item=message_item(message),
                 ConditionExpression="attribute_not_exists(messageId)",
             )
         except ClientError as e:
@@ -485,7 +511,7 @@ class MessagesStore:
             kwargs["ExclusiveStartKey"] = last
             kwargs["Limit"] = limit + 1 - len(items)
         has_more = len(items) > limit
-        messages = [Message.from_item(i) for i in items[:limit]]
+        messages = [message_from_item(i) for i in items[:limit]]
         if newest_first:
             messages.reverse()
         return messages, has_more

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chat import validation
+from chat import protocol, validation
 from chat.accounts import AccountService, TicketService
 from chat.config import Settings
 from chat.errors import ChatError, InvalidInputError, NotFoundError
@@ -83,7 +83,7 @@ def ticket(request: Request) -> Response:
 
 
 def list_rooms(request: Request) -> Response:
-    return 200, {"rooms": rooms.list_for(request.user())}
+    return 200, protocol.rooms_body(rooms.list_for(request.user()))
 
 
 def room_messages(request: Request) -> Response:
@@ -91,12 +91,12 @@ def room_messages(request: Request) -> Response:
     room_id = validation.room_id(request.params)
     limit, before, after = validation.history_query(request.query)
     messages, has_more = rooms.history(room_id, username, limit, before, after)
-    return 200, {"messages": [m.to_wire() for m in messages], "hasMore": has_more}
+    return 200, protocol.history_body(messages, has_more)
 
 
 def room_members(request: Request) -> Response:
     username = request.user()
-    return 200, rooms.members(validation.room_id(request.params), username)
+    return 200, protocol.members_body(*rooms.members(validation.room_id(request.params), username))
 
 
 ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [

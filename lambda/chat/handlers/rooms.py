@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chat import validation
+from chat import protocol, validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.rooms import RoomService
@@ -21,46 +21,41 @@ service = RoomService(
 
 def create_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room = service.create(validation.room_name(payload), caller.username)
-    return {"type": "roomCreated", "room": room.to_wire()}
+    return protocol.room_created(room)
 
 
 def join_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
     requested_at = service.request_join(room_id, caller.username)
-    return {"type": "joinRequested", "roomId": room_id, "requestedAt": requested_at}
+    return protocol.join_requested(room_id, requested_at)
 
 
 def approve_join(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
     member = service.approve(room_id, caller.username, validation.username(payload))
-    return {"type": "joinApprovedAck", "roomId": room_id, "username": member.username}
+    return protocol.join_approved_ack(room_id, member.username)
 
 
 def reject_join(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
     username = service.reject(room_id, caller.username, validation.username(payload))
-    return {"type": "joinRejectedAck", "roomId": room_id, "username": username}
+    return protocol.join_rejected_ack(room_id, username)
 
 
 def get_messages(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
     limit, before, after = validation.history_query(payload)
     messages, has_more = service.history(room_id, caller.username, limit, before, after)
-    return {
-        "type": "messages",
-        "roomId": room_id,
-        "messages": [m.to_wire() for m in messages],
-        "hasMore": has_more,
-    }
+    return protocol.messages(room_id, messages, has_more)
 
 
 def get_members(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
-    return {"type": "members", "roomId": room_id, **service.members(room_id, caller.username)}
+    return protocol.members(room_id, *service.members(room_id, caller.username))
 
 
 def ping(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "pong"}
+    return protocol.pong()
 
 
 ACTIONS = {

@@ -11,8 +11,8 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from chat.config import Settings
 from chat.fanout import FanOut, StreamRecord
-from chat.models import Message
 from chat.runtime import Stores, configure_logging, management_poster
+from chat.store import message_from_item
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -35,7 +35,7 @@ def parse_records(event: dict[str, Any]) -> tuple[list[StreamRecord], list[str]]
             continue
         try:
             image = {k: deserializer.deserialize(v) for k, v in dynamodb["NewImage"].items()}
-            records.append(StreamRecord(sequence, Message.from_item(image)))
+            records.append(StreamRecord(sequence, message_from_item(image)))
         except (KeyError, TypeError, ValueError):
             malformed.append(sequence)
     return records, malformed

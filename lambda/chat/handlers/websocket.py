@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chat import protocol
 from chat.errors import (
     ChatError,
     InvalidInputError,
@@ -56,18 +57,6 @@ def reply(frame: dict[str, Any] | None) -> dict[str, Any]:
     return {"statusCode": 200, "body": json.dumps(frame, ensure_ascii=False)}
 
 
-def error_frame(error: ChatError, action: str | None, req_id: str | None) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "type": "error",
-        "code": error.code,
-        "message": error.message,
-        "action": action,
-    }
-    if req_id is not None:
-        frame["requestId"] = req_id
-    return frame
-
-
 ErrorPoster = Callable[[str, dict[str, Any]], None]
 
 
@@ -103,11 +92,11 @@ def dispatch(
         return reply_with(result)
     except ChatError as e:
         outcome = e.code
-        return reply_with(error_frame(e, action, req_id))
+        return reply_with(protocol.error(e, action, req_id))
     except Exception:
         outcome = "internal"
         log.exception("action failed", extra={"action": action, "connectionId": connection_id})
-        return reply_with(error_frame(ChatError(), action, req_id))
+        return reply_with(protocol.error(ChatError(), action, req_id))
     finally:
         log.info(
             "ws action",

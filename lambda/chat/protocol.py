@@ -1,0 +1,156 @@
+"""The wire protocol: every frame the server sends and every REST body built from models.
+
+One function per server frame, in the order docs/protocol.md lists them; the browser client's
+dispatch (frontend/js) handles the same names. Services return models; only this module knows
+the protocol's camelCase field names. The table's attribute names are a separate contract
+(chat.store).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat.errors import ChatError
+from chat.models import JoinRequest, Member, MemberPresence, Message, Room
+
+Frame = dict[str, Any]
+
+
+# -- shared shapes ----------------------------------------------------------------------------
+
+
+def room(value: Room) -> dict[str, Any]:
+    return {
+        "roomId": value.room_id,
+        "name": value.name,
+        "admin": value.admin,
+        "createdAt": value.created_at,
+    }
+
+
+def message(value: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "roomId": value.room_id,
+        "messageId": value.message_id,
+        "username": value.username,
+        "text": value.text,
+        "createdAt": value.created_at,
+    }
+    if value.client_message_id is not None:
+        wire["clientMessageId"] = value.client_message_id
+    return wire
+
+
+def my_room(membership: Member) -> dict[str, Any]:
+    """A room as `GET /rooms` lists it: with the caller's role."""
+    return {
+        "roomId": membership.room_id,
+        "name": membership.room_name,
+        "role": membership.role,
+        "createdAt": membership.room_created_at,
+    }
+
+
+def member(value: MemberPresence) -> dict[str, Any]:
+    return {"username": value.username, "role": value.role, "online": value.online}
+
+
+def join_request(value: JoinRequest) -> dict[str, Any]:
+    return {"username": value.username, "requestedAt": value.requested_at}
+
+
+# -- REST bodies ------------------------------------------------------------------------------
+
+
+def rooms_body(memberships: list[Member]) -> dict[str, Any]:
+    return {"rooms": [my_room(m) for m in memberships]}
+
+
+def history_body(messages: list[Message], has_more: bool) -> dict[str, Any]:
+    return {"messages": [message(m) for m in messages], "hasMore": has_more}
+
+
+def members_body(
+    members: list[MemberPresence], requests: list[JoinRequest] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"members": [member(m) for m in members]}
+    if requests is not None:  # the admin's view only
+        body["requests"] = [join_request(r) for r in requests]
+    return body
+
+
+# -- direct replies to actions ----------------------------------------------------------------
+
+
+def room_created(value: Room) -> Frame:
+    return {"type": "roomCreated", "room": room(value)}
+
+
+def join_requested(room_id: str, requested_at: str) -> Frame:
+    return {"type": "joinRequested", "roomId": room_id, "requestedAt": requested_at}
+
+
+def join_approved_ack(room_id: str, username: str) -> Frame:
+    return {"type": "joinApprovedAck", "roomId": room_id, "username": username}
+
+
+def join_rejected_ack(room_id: str, username: str) -> Frame:
+    return {"type": "joinRejectedAck", "roomId": room_id, "username": username}
+
+
+def messages(room_id: str, page: list[Message], has_more: bool) -> Frame:
+    return {"type": "messages", "roomId": room_id, **history_body(page, has_more)}
+
+
+def members(
+    room_id: str, present: list[MemberPresence], requests: list[JoinRequest] | None
+) -> Frame:
+    return {"type": "members", "roomId": room_id, **members_body(present, requests)}
+
+
+def pong() -> Frame:
+    return {"type": "pong"}
+
+
+def error(failure: ChatError, action: str | None, request_id: str | None) -> Frame:
+    frame: Frame = {
+        "type": "error",
+        "code": failure.code,
+        "message": failure.message,
+        "action": action,
+    }
+    if request_id is not None:
+        frame["requestId"] = request_id
+    return frame
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def message_event(value: Message) -> Frame:
+    return {"type": "message", "message": message(value)}
+
+
+def join_request_event(value: JoinRequest) -> Frame:
+    return {
+        "type": "joinRequest",
+        "roomId": value.room_id,
+        "username": value.username,
+        "requestedAt": value.requested_at,
+    }
+
+
+def join_approved(value: Room) -> Frame:
+    return {"type": "joinApproved", "room": room(value)}
+
+
+def join_rejected(room_id: str) -> Frame:
+    return {"type": "joinRejected", "roomId": room_id}
+
+
+def member_joined(room_id: str, username: str) -> Frame:
+    return {"type": "memberJoined", "roomId": room_id, "username": username}
+
+
+def presence(room_id: str, username: str, online: bool) -> Frame:
+    return {"type": "presence", "roomId": room_id, "username": username, "online": online}
