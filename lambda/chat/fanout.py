@@ -22,7 +22,7 @@ from typing import Any
 from chat import protocol
 from chat.models import Connection, Message
 from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
-from chat.store import ConnectionsStore
+from chat.store import ConnectionsStore, message_from_stream_image
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +158,23 @@ class FanOut:
             log.exception(
                 "could not remove a gone connection", extra={"connectionId": connection_id}
             )
+
+
+def parse_stream_records(
+    raw_records: Iterable[dict[str, Any]],
+) -> tuple[list[StreamRecord], list[str]]:
+    """Message records to deliver, and sequence numbers of records that cannot be parsed
+    (logged and skipped by the caller: retrying a malformed record would never succeed).
+    Only INSERTs deliver: the stream mapping's filter already drops the rest on AWS."""
+    records: list[StreamRecord] = []
+    malformed: list[str] = []
+    for raw in raw_records:
+        dynamodb = raw.get("dynamodb") or {}
+        sequence = str(dynamodb.get("SequenceNumber", ""))
+        if raw.get("eventName") != "INSERT":
+            continue
+        try:
+            records.append(StreamRecord(sequence, message_from_stream_image(dynamodb["NewImage"])))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            malformed.append(sequence)
+    return records, malformed

@@ -68,3 +68,12 @@ class Message:
 class Connection:
     connection_id: str
     username: str
+
+
+@dataclass(frozen=True)
+class ClosedConnection:
+    """What removing a connection leaves to tell: whose it was and which rooms it received."""
+
+    connection_id: str
+    username: str
+    room_ids: tuple[str, ...]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -82,3 +83,16 @@ class Notifier:
         except DeliveryError:
             log.warning("event not delivered", extra={"connectionId": connection.connection_id})
         return 0
+
+
+class DirectReplies:
+    """Posts a frame to the one connection that sent an action: the error replies of a one-way
+    route. A gone sender needs nothing more ($disconnect removes its items), so this needs no
+    access to the connections table."""
+
+    def __init__(self, poster: Any) -> None:
+        self.poster = poster
+
+    def send(self, connection_id: str, frame: dict[str, Any]) -> None:
+        with contextlib.suppress(GoneConnectionError):
+            self.poster.post(connection_id, encode_frame(frame))

@@ -122,21 +122,3 @@ class RoomService:
     ) -> tuple[list[Message], bool]:
         self.require_member(room_id, username)
         return self.messages.page(room_id, limit, before, after)
-
-
-class PresenceService:
-    """Tells a user's rooms when the user comes online or goes offline."""
-
-    def __init__(self, rooms: RoomsStore, connections: ConnectionsStore, notifier: Notifier):
-        self.rooms = rooms
-        self.connections = connections
-        self.notifier = notifier
-
-    def room_ids(self, username: str) -> list[str]:
-        return [m.room_id for m in self.rooms.rooms_of(username)]
-
-    def announce(self, username: str, room_ids: list[str], online: bool) -> None:
-        for room_id in room_ids:
-            self.notifier.to_room(
-                room_id, protocol.presence(room_id, username, online), exclude_user=username
-            )

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 from chat.config import ConfigurationError, Settings
-from chat.notifier import ManagementApiPoster, Notifier
+from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
 from chat.tokens import SigningKey
 
@@ -101,3 +101,7 @@ def management_poster(settings: Settings) -> ManagementApiPoster:
 def notifier(settings: Settings, stores: Stores) -> Notifier:
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify")
     return Notifier(management_poster(settings), stores.connections, executor)
+
+
+def direct_replies(settings: Settings) -> DirectReplies:
+    return DirectReplies(management_poster(settings))

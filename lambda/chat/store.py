@@ -11,10 +11,19 @@ from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chat.errors import ConflictError, NotFoundError, UsernameTakenError
-from chat.models import Connection, JoinRequest, Member, Message, Room, user_key
+from chat.models import (
+    ClosedConnection,
+    Connection,
+    JoinRequest,
+    Member,
+    Message,
+    Room,
+    user_key,
+)
 
 BATCH_WRITE_MAX = 25
 # How long a new connection may answer 410 (its $connect still running) before it counts as gone.
@@ -359,12 +368,17 @@ class ConnectionsStore:
         item = self.table.get_item(Key={"pk": f"CONN#{connection_id}", "sk": "META"}).get("Item")
         return dict(item) if item else None
 
-    def remove(self, connection_id: str) -> dict[str, Any] | None:
-        """Deletes a connection and every index item that names it; its META item, if any."""
+    def remove(self, connection_id: str) -> ClosedConnection | None:
+        """Deletes a connection and every index item that names it; None if it was unknown."""
         meta = self.get(connection_id)
-        if meta is not None:
-            self._delete(meta)
-        return meta
+        if meta is None:
+            return None
+        self._delete(meta)
+        return ClosedConnection(
+            connection_id=connection_id,
+            username=str(meta["username"]),
+            room_ids=tuple(sorted(meta.get("rooms", ()))),
+        )
 
     def remove_gone(
         self, connection_id: str, now: float, grace_seconds: float = GONE_GRACE_SECONDS
@@ -466,6 +480,15 @@ def message_from_item(item: dict[str, Any]) -> Message:
         created_at=str(item["createdAt"]),
         client_message_id=str(item["clientMessageId"]) if item.get("clientMessageId") else None,
     )
+
+
+_deserializer = TypeDeserializer()
+
+
+def message_from_stream_image(image: dict[str, Any]) -> Message:
+    """A Messages stream record's NewImage (DynamoDB JSON) as a Message; KeyError, TypeError
+    or ValueError when it is not one."""
+    return message_from_item({k: _deserializer.deserialize(v) for k, v in image.items()})
 
 
 class MessagesStore:

@@ -1,7 +1,7 @@
 """$connect and $disconnect: keep the connections table (and its room/user indexes) true.
 
-The authorizer has already checked the ticket; its context names the user. Presence events
-tell the user's rooms when their first connection opens and their last one closes.
+The authorizer has already checked the ticket; its context names the user. The lifecycle and
+presence live in chat.connections.ConnectionService.
 """
 
 from __future__ import annotations
@@ -11,18 +11,13 @@ import time
 from typing import Any
 
 from chat.config import Settings
-from chat.models import iso_now
-from chat.rooms import PresenceService
+from chat.connections import ConnectionService
 from chat.runtime import Stores, configure_logging, notifier
-
-# API Gateway closes every connection after 2 hours; the TTL only sweeps up after a lost
-# $disconnect, so it sits a little past that.
-CONNECTION_TTL_SECONDS = 2 * 3600 + 600
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings)
-presence = PresenceService(stores.rooms, stores.connections, notifier(settings, stores))
+service = ConnectionService(stores.connections, stores.rooms, notifier(settings, stores), time.time)
 log = logging.getLogger("chat.connections")
 
 
@@ -32,24 +27,15 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(username, str) or not username:
         return {"statusCode": 401, "body": "Unauthorized"}
     connection_id = str(context["connectionId"])
-    now = time.time()
-    was_online = bool(stores.connections.of_user(username))
-    room_ids = presence.room_ids(username)
-    stores.connections.add(
-        connection_id, username, iso_now(now), int(now) + CONNECTION_TTL_SECONDS, room_ids
-    )
-    if not was_online:
-        presence.announce(username, room_ids, online=True)
+    service.open(connection_id, username)
     log.info("connected", extra={"connectionId": connection_id, "username": username})
     return {"statusCode": 200}
 
 
 def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
     connection_id = str(event["requestContext"]["connectionId"])
-    meta = stores.connections.remove(connection_id)
-    username = str(meta["username"]) if meta else None
-    if meta and username and not stores.connections.of_user(username):
-        presence.announce(username, sorted(meta.get("rooms", ())), online=False)
+    closed = service.close(connection_id)
+    username = closed.username if closed else None
     log.info("disconnected", extra={"connectionId": connection_id, "username": username})
     return {"statusCode": 200}
 

@@ -7,7 +7,6 @@ connection through the Management API.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -15,14 +14,13 @@ from chat import validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.messages import MessageService
-from chat.notifier import GoneConnectionError, encode_frame
-from chat.runtime import Stores, configure_logging, management_poster
+from chat.runtime import Stores, configure_logging, direct_replies
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings)
 service = MessageService(stores.rooms, stores.messages, time.time)
-poster = management_poster(settings)
+replies = direct_replies(settings)
 
 
 def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -36,11 +34,5 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
 ACTIONS = {"sendMessage": send_message}
 
 
-def post_error(connection_id: str, frame: dict[str, Any]) -> None:
-    # A gone sender needs nothing more: $disconnect removes its items.
-    with contextlib.suppress(GoneConnectionError):
-        poster.post(connection_id, encode_frame(frame))
-
-
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return dispatch(event, ACTIONS, post_error=post_error)
+    return dispatch(event, ACTIONS, post_error=replies.send)
