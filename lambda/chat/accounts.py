@@ -46,11 +46,11 @@ class AccountService:
 
     def login(self, username: str, password: str) -> Session:
         user = self.users.get_user(username)
-        stored = str(user["passwordHash"]) if user else None
+        stored = user.password_hash if user else None
         # verify() spends the same bcrypt work when the user is unknown.
         if not self.hasher.verify(password, stored) or user is None:
             raise InvalidCredentialsError("Wrong username or password.")
-        canonical = str(user["username"])
+        canonical = user.username
         token, expires_at = self.tokens.issue(canonical)
         return Session(token, expires_at, canonical)
 

@@ -21,6 +21,13 @@ def user_key(username: str) -> str:
 
 
 @dataclass(frozen=True)
+class User:
+    username: str  # the canonical spelling, as created
+    password_hash: str
+    created_at: str
+
+
+@dataclass(frozen=True)
 class Room:
     room_id: str
     name: str

@@ -22,6 +22,7 @@ from chat.models import (
     Member,
     Message,
     Room,
+    User,
     user_key,
 )
 
@@ -88,11 +89,17 @@ class UsersStore:
                 raise UsernameTakenError("That username is taken.") from e
             raise
 
-    def get_user(self, username: str) -> dict[str, Any] | None:
+    def get_user(self, username: str) -> User | None:
         item = self.table.get_item(
             Key={"pk": f"USER#{user_key(username)}"}, ConsistentRead=True
         ).get("Item")
-        return dict(item) if item else None
+        if not item:
+            return None
+        return User(
+            username=str(item["username"]),
+            password_hash=str(item["passwordHash"]),
+            created_at=str(item.get("createdAt", "")),
+        )
 
     def put_ticket(self, ticket_hash: str, username: str, expires_at: int) -> None:
         self.table.put_item(
