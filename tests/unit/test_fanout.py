@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -225,3 +226,28 @@ def test_malformed_stream_records_are_skipped_not_retried(chat: Harness) -> None
     del event["Records"][0]["dynamodb"]["NewImage"]["text"]
     result = chat.modules["stream_processor"].lambda_handler(event, LambdaContext())
     assert result == {"batchItemFailures": []}
+
+
+def test_stream_batches_and_sends_emit_cloudwatch_emf_metrics(
+    chat: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = chat.connect(chat.signup_and_login("alice"))
+    reply = chat.send(a, "alice", {"action": "createRoom", "name": "Metrics"})
+    assert reply is not None
+    capsys.readouterr()
+    chat.send(
+        a, "alice", {"action": "sendMessage", "roomId": reply["room"]["roomId"], "text": "hi"}
+    )
+    chat.pump()
+    records = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
+    by_function = {r["Function"]: r for r in records}
+    assert by_function["send_message"]["MessagesStored"] == 1
+    fanout = by_function["stream_processor"]
+    assert fanout["Posts"] == 1 and fanout["BatchItemFailures"] == 0
+    [definition] = fanout["_aws"]["CloudWatchMetrics"]
+    assert definition["Namespace"] == "ServerlessChat"
+    assert {"Name": "FanOutDuration", "Unit": "Milliseconds"} in definition["Metrics"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chat import validation
+from chat import metrics, validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.messages import MessageService
@@ -28,6 +28,7 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
     text = validation.message_text(payload)
     client_message_id = validation.client_message_id(payload)
     service.send(room_id, caller.username, text, client_message_id)
+    metrics.emit("send_message", {"MessagesStored": 1})
     return None
 
 

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from chat import metrics
 from chat.config import Settings
 from chat.fanout import FanOut, parse_stream_records
 from chat.runtime import Stores, configure_logging, management_poster
@@ -25,6 +26,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if malformed:
         log.error("skipped malformed stream records", extra={"sequenceNumbers": malformed})
     report = fanout.deliver(records)
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
     log.info(
         "fan-out",
         extra={
@@ -33,8 +35,18 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "gone": report.gone,
             "alreadyDelivered": report.skipped_already_delivered,
             "failed": len(report.failed_sequence_numbers),
-            "durationMs": round((time.perf_counter() - started) * 1000, 1),
+            "durationMs": duration_ms,
         },
+    )
+    metrics.emit(
+        "stream_processor",
+        {
+            "Posts": report.posts,
+            "GoneConnections": report.gone,
+            "BatchItemFailures": len(report.failed_sequence_numbers),
+            "MalformedRecords": len(malformed),
+        },
+        {"FanOutDuration": duration_ms},
     )
     return {
         "batchItemFailures": [
