@@ -11,8 +11,6 @@ from moto import mock_aws
 from tests.unit.harness import Harness
 from tests.unit.schema import table_definitions
 
-pytestmark = pytest.mark.unit
-
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
