@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 from moto.core.models import MockAWS
 
+from localcloud.motoserver import REGION
 from tests.unit.harness import Harness
 from tests.unit.schema import table_definitions
 
@@ -16,8 +17,8 @@ ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     # With current boto3, moto's in-process Streams calls need this.
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "USERS_TABLE": "test-users",

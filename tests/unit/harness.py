@@ -15,6 +15,7 @@ import boto3
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from localcloud.motoserver import REGION
 from tests.events import load_event
 
 HANDLERS = ("rest", "authorizer", "connections", "rooms", "send_message", "stream_processor")
@@ -184,7 +185,7 @@ class Harness:
 
     @property
     def _management(self) -> Any:
-        return apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        return apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID][REGION]
 
     def frames(self, connection_id: str) -> list[dict[str, Any]]:
         """Frames posted to a connection since the last call (moto concatenates them)."""
@@ -229,7 +230,7 @@ class Harness:
                         "eventName": record["eventName"],
                         "eventVersion": record.get("eventVersion", "1.1"),
                         "eventSource": "aws:dynamodb",
-                        "awsRegion": "us-east-1",
+                        "awsRegion": REGION,
                         "dynamodb": dynamodb,
                         "eventSourceARN": self.stream_arn,
                     }
