@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import socket
 
-import boto3
 import pytest
 
-from localcloud.motoserver import REGION, MotoServer, MotoServerError, free_port, moto_server
+from localcloud.aws import clients
+from localcloud.motoserver import MotoServer, MotoServerError, free_port, moto_server
 
 pytestmark = pytest.mark.integration
 
 
 def test_moto_server_serves_aws_apis_and_stops_with_the_block() -> None:
     with moto_server() as endpoint:
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client, _ = clients(endpoint)
         assert client.list_tables()["TableNames"] == []
         server_port = int(endpoint.rsplit(":", 1)[1])
     # The port is free again once the block is left.
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", server_port))
 
