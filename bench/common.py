@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +15,14 @@ for entry in (REPO, REPO / "lambda", REPO / "scripts"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
+from localcloud.motoserver import REGION, moto_server  # noqa: E402
+
 TABLE_PREFIX = "bench"
 BENCH_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "USERS_TABLE": f"{TABLE_PREFIX}-users",
     "ROOMS_TABLE": f"{TABLE_PREFIX}-rooms",
@@ -34,12 +34,6 @@ BENCH_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def moto_dynamodb() -> Iterator[str]:
     """A moto server in a child process; yields its endpoint, tables created."""
@@ -47,35 +41,17 @@ def moto_dynamodb() -> Iterator[str]:
 
     from tests.unit.schema import table_definitions
 
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
+    with moto_server() as endpoint:
         client = boto3.client(
             "dynamodb",
             endpoint_url=endpoint,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
         )
-        for _ in range(100):
-            try:
-                client.list_tables()
-                break
-            except Exception:
-                import time
-
-                time.sleep(0.1)
         for definition in table_definitions(TABLE_PREFIX).values():
             client.create_table(**definition)
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def set_env(extra: dict[str, str] | None = None) -> None:

@@ -18,7 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.common import free_port, moto_dynamodb, set_env, table
+from bench.common import moto_dynamodb, set_env, table
+from localcloud.motoserver import free_port
 
 LAMBDA_TIMEOUT_SECONDS = 60  # terraform/locals.tf: stream_processor
 

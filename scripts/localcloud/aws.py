@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from localcloud.motoserver import REGION, MotoServer, MotoServerError
 from localcloud.terraform import Table
 
 log = logging.getLogger("localcloud")
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 
 # What every handler and every client of ours sees: no real credentials, one region, and
 # (for moto's Streams with current boto3) no account-id-based endpoints.
@@ -46,12 +40,6 @@ def client_config() -> Config:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class Backend:
     """Where DynamoDB and DynamoDB Streams are served."""
 
@@ -69,47 +57,14 @@ class EmbeddedMoto(Backend):
     embedded = True
 
     def __init__(self, host: str = "127.0.0.1", timeout: float = 20.0) -> None:
-        port = free_port(host)
-        scripts = str(Path(__file__).resolve().parents[1])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (scripts, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "localcloud.motoserver",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--parent",
-                str(os.getpid()),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-        self.endpoint = f"http://{host}:{port}"
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()  # noqa: S310
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"the moto server did not start on {self.endpoint}"
-                    ) from None
-                time.sleep(0.02)
+        try:
+            self.server = MotoServer(host, timeout)
+        except MotoServerError as e:
+            raise RuntimeError(str(e)) from None
+        self.endpoint = self.server.endpoint
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.server.stop()
 
 
 class External(Backend):

@@ -11,8 +11,8 @@ from typing import Any
 
 from multidict import CIMultiDictProxy, MultiMapping
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+from localcloud.motoserver import ACCOUNT_ID as ACCOUNT_ID
+from localcloud.motoserver import REGION as REGION
 
 
 def aws_id() -> str:

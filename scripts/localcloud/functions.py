@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from localcloud.motoserver import ACCOUNT_ID, REGION
 from localcloud.terraform import Function
 
 log = logging.getLogger("localcloud")
@@ -38,7 +39,7 @@ class LambdaContext:
     def __init__(self, function: Function, request_id: str, deadline: float) -> None:
         self.function_name = function.key
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function.key}"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function.key}"
         self.memory_limit_in_mb = function.memory_size
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{function.key}"

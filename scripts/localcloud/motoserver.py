@@ -10,6 +10,15 @@ The child ignores Ctrl-C (the terminal sends SIGINT to the whole process group):
 still needs DynamoDB while it closes connections and runs `$disconnect`, then stops the child
 with SIGTERM. It also exits if its parent dies, and expires shard iterators after 15 minutes
 as DynamoDB Streams does (moto keeps every iterator, one per GetRecords call, forever).
+
+It is also the one place that starts a moto server for anything else (tests, benchmarks):
+
+    from localcloud.motoserver import moto_server
+
+    with moto_server() as endpoint:   # http://127.0.0.1:<free port>, every AWS service
+        ...
+
+and the home of the fake account, region and `free_port` everything local shares.
 """
 
 from __future__ import annotations
@@ -18,12 +27,89 @@ import argparse
 import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "123456789012"  # moto's default account, and the local cloud's ARNs
 REGION = "us-east-1"
 ITERATOR_LIFETIME = 15 * 60
+SCRIPTS = Path(__file__).resolve().parents[1]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServerError(RuntimeError):
+    """The moto server exited or did not answer in time."""
+
+
+class MotoServer:
+    """`python -m localcloud.motoserver` in a child process on a free port, ready when made.
+
+    The host is an IP, not `localhost`: with a hostname the Terraform aws provider switches S3
+    to virtual-host addressing. Output goes to `log` (a file) or nowhere."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", timeout: float = 20.0, log: IO[bytes] | None = None
+    ) -> None:
+        port = free_port(host)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCRIPTS), env.get("PYTHONPATH")) if p)
+        # `--parent`: the child exits if this process dies without stopping it.
+        args = ["--host", host, "--port", str(port), "--parent", str(os.getpid())]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.motoserver", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log if log is not None else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+        )
+        self.endpoint = f"http://{host}:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()  # noqa: S310
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise MotoServerError(
+                        f"the moto server did not start on {self.endpoint}"
+                    ) from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def moto_server(
+    host: str = "127.0.0.1", log: IO[bytes] | None = None, timeout: float = 20.0
+) -> Iterator[str]:
+    """A moto server for the duration of the block; yields its endpoint URL."""
+    server = MotoServer(host, timeout, log)
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
 
 
 def prune_iterators(first_seen: dict[str, float], now: float) -> int:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localcloud.motoserver import REGION
+
 REPO = Path(__file__).resolve().parents[2]
 
 TEST_LAMBDA_ENV = {"BCRYPT_ROUNDS": "4"}
@@ -65,7 +67,7 @@ class RunningLocalCloud:
         return boto3.resource(
             "dynamodb",
             endpoint_url=self.aws_endpoint,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id=DUMMY_CREDENTIAL,
             aws_secret_access_key=DUMMY_CREDENTIAL,
         )
@@ -77,7 +79,7 @@ class RunningLocalCloud:
         return boto3.client(
             "apigatewaymanagementapi",
             endpoint_url=self.management_url,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id=DUMMY_CREDENTIAL,
             aws_secret_access_key=DUMMY_CREDENTIAL,
         )

@@ -30,6 +30,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.motoserver import REGION
 from localcloud.terraform import Topology, load
 from tests.infra.conftest import REPO, TERRAFORM_DIR, run, terraform_env
 
@@ -54,7 +55,7 @@ class Deployment:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
@@ -75,7 +76,7 @@ def script_env(endpoint: str, tmp: Path) -> dict[str, str]:
     env.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION="us-east-1",
+        AWS_REGION=REGION,
         AWS_ENDPOINT_URL=endpoint,
         AWS_CONFIG_FILE=str(tmp / "no-aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-aws-credentials"),

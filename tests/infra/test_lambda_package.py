@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from localcloud.motoserver import REGION
 from localcloud.terraform import load
 from tests.infra.conftest import REPO, TERRAFORM_DIR, run
 
@@ -80,8 +81,8 @@ def test_the_function_zip_imports_every_handler_terraform_names(lambda_build: Pa
         WS_MANAGEMENT_ENDPOINT="https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
         PYTHONDONTWRITEBYTECODE="1",
     )
     handlers = {key: fn.handler for key, fn in topology.functions.items()}

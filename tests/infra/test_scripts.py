@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from localcloud.motoserver import REGION
 from tests.infra.conftest import REPO, require_tool, run
 
 pytestmark = pytest.mark.infra
@@ -57,7 +58,7 @@ def test_missing_credentials_fail_early_with_a_clear_message(script: str, tmp_pa
     env.update(
         AWS_CONFIG_FILE=str(tmp_path / "none"),
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-        AWS_REGION="us-east-1",
+        AWS_REGION=REGION,
         AWS_EC2_METADATA_DISABLED="true",
         BUILD_DIR=str(tmp_path / "build"),
         TF_DATA_DIR=str(tmp_path / "tf"),

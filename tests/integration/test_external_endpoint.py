@@ -4,16 +4,12 @@ the next start; the stream is then read from LATEST, so old messages are not re-
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-from localcloud.aws import free_port
+from localcloud.motoserver import moto_server
 from localcloud.testing import RunningLocalCloud, running_local_cloud
 from tests.integration.chat_client import Api, Socket
 from tests.integration.conftest import TERRAFORM_DIR, run
@@ -23,26 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def external_endpoint() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.1)
+    with moto_server() as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def say(cloud: RunningLocalCloud, username: str, text: str, room_id: str | None) -> str:

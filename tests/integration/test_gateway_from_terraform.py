@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import websockets
 
+from localcloud.motoserver import ACCOUNT_ID, REGION
 from localcloud.testing import LocalCloudStartError, RunningLocalCloud, running_local_cloud
 from tests.events import load_event
 from tests.integration.chat_client import handshake_status
@@ -71,7 +72,7 @@ def test_authorizer_event_has_the_shape_aws_documents(fake_cloud: RunningLocalCl
     assert authorizer_event["type"] == "REQUEST"
     assert authorizer_event["queryStringParameters"] == {"user": "alice"}
     assert authorizer_event["methodArn"] == (
-        "arn:aws:execute-api:us-east-1:123456789012:"
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:"
         f"{authorizer_event['requestContext']['apiId']}/{fake_cloud.stage}/$connect"
     )
     assert authorizer_event["requestContext"]["routeKey"] == "$connect"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from localcloud.functions import FunctionError
+from localcloud.motoserver import ACCOUNT_ID, REGION
 from localcloud.streams import StreamPoller, lambda_record, passes_filters
 from localcloud.terraform import StreamMapping
 from tests.events import load_event
@@ -19,7 +20,7 @@ from tests.integration.conftest import run
 pytestmark = pytest.mark.integration
 
 ARN = (
-    "arn:aws:dynamodb:us-east-1:123456789012:table/chat-dev-messages/stream/2026-11-24T00:00:00.000"
+    f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/chat-dev-messages/stream/2026-11-24T00:00:00.000"
 )
 
 
@@ -45,7 +46,7 @@ def raw_record(sequence: int, event_name: str = "INSERT") -> dict[str, Any]:
         "eventName": event_name,
         "eventVersion": "1.0",
         "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
+        "awsRegion": REGION,
         "dynamodb": {
             "ApproximateCreationDateTime": dt.datetime.now(dt.UTC),
             "Keys": {"roomId": {"S": "r"}, "messageId": {"S": f"m{sequence}"}},

@@ -7,18 +7,18 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.models import MockAWS
 
+from localcloud.motoserver import REGION
 from tests.unit.harness import Harness
 from tests.unit.schema import table_definitions
-
-pytestmark = pytest.mark.unit
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     # With current boto3, moto's in-process Streams calls need this.
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "USERS_TABLE": "test-users",
@@ -34,22 +34,36 @@ ENV = {
 }
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in (
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_PROFILE",
-        "JWT_SECRET_PARAMETER",
-    ):
+UNSET = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_SECRET_PARAMETER")
+
+
+def apply_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in UNSET:
         monkeypatch.delenv(key, raising=False)
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        for definition in table_definitions("test").values():
-            client.create_table(**definition)
-        yield
+
+
+@pytest.fixture(scope="session")
+def moto_session() -> Iterator[MockAWS]:
+    """One in-process moto for the whole session: starting and stopping it per test cost more
+    than the tests. `aws` empties every backend before each test."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        apply_env(monkeypatch)
+        with mock_aws() as mock:
+            yield mock
+
+
+@pytest.fixture
+def aws(moto_session: MockAWS, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fresh environment, empty moto (every backend reset) and the deployed tables, per test."""
+    apply_env(monkeypatch)
+    moto_session.reset()
+    client = boto3.client("dynamodb")
+    for definition in table_definitions("test").values():
+        client.create_table(**definition)
+    yield
+    moto_session.reset()
 
 
 @pytest.fixture

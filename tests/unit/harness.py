@@ -5,14 +5,17 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import os
 from types import ModuleType
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 
 import boto3
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from localcloud.motoserver import REGION
 from tests.events import load_event
 
 HANDLERS = ("rest", "authorizer", "connections", "rooms", "send_message", "stream_processor")
@@ -32,14 +35,43 @@ def route_function(action: Any) -> str:
     return "send_message" if action == "sendMessage" else "rooms"
 
 
-class Harness:
-    """One fresh import of every handler module per test: each builds its clients under moto."""
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
 
-    def __init__(self) -> None:
-        self.modules: dict[str, ModuleType] = {}
+
+def _shared(factory: Any) -> Any:
+    """boto3.client/boto3.resource, but one object per service, endpoint and region for the
+    session: making them was most of a handler module's import time. They hold no state of
+    ours (moto's backends do, and are reset per test)."""
+
+    def make(service_name: str, *args: Any, **kwargs: Any) -> Any:
+        region = kwargs.get("region_name") or os.environ.get("AWS_REGION")
+        key = (factory.__name__, service_name, kwargs.get("endpoint_url"), region)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = factory(service_name, *args, **kwargs)
+        return _CLIENTS[key]
+
+    return make
+
+
+def fresh_handlers() -> dict[str, ModuleType]:
+    """Every handler module imported anew: its module-level settings, services and executors
+    are built again from the current environment, so nothing a test changed survives it."""
+    modules: dict[str, ModuleType] = {}
+    with (
+        mock.patch.object(boto3, "client", _shared(boto3.client)),
+        mock.patch.object(boto3, "resource", _shared(boto3.resource)),
+    ):
         for name in HANDLERS:
             module = importlib.import_module(f"chat.handlers.{name}")
-            self.modules[name] = importlib.reload(module)
+            modules[name] = importlib.reload(module)
+    return modules
+
+
+class Harness:
+    """One fresh import of every handler module per test, against the per-test moto."""
+
+    def __init__(self) -> None:
+        self.modules = fresh_handlers()
         self._connection_ids = itertools.count(1)
         self.dynamodb = boto3.resource("dynamodb")
         self.streams = boto3.client("dynamodbstreams")
@@ -153,7 +185,7 @@ class Harness:
 
     @property
     def _management(self) -> Any:
-        return apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        return apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID][REGION]
 
     def frames(self, connection_id: str) -> list[dict[str, Any]]:
         """Frames posted to a connection since the last call (moto concatenates them)."""
@@ -198,7 +230,7 @@ class Harness:
                         "eventName": record["eventName"],
                         "eventVersion": record.get("eventVersion", "1.1"),
                         "eventSource": "aws:dynamodb",
-                        "awsRegion": "us-east-1",
+                        "awsRegion": REGION,
                         "dynamodb": dynamodb,
                         "eventSourceARN": self.stream_arn,
                     }
