@@ -7,7 +7,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-from tests.unit.conftest import aws, chat  # noqa: F401  (the unit tier's fixtures)
+from tests.unit.conftest import aws, chat, moto_session  # noqa: F401  (the unit fixtures)
 
 # A fixed budget per property so the tier's time stays predictable; derandomised so a CI
 # failure reproduces locally. HYPOTHESIS_PROFILE=deep runs a longer sweep by hand.
