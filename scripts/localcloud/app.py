@@ -8,6 +8,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import secrets
 import socket
 import sys
@@ -49,6 +50,17 @@ PLACEHOLDER = """<!doctype html>
 <ul><li>REST: <code>{rest}</code></li><li>WebSocket: <code>{ws}</code></li>
 <li><a href="/config.js">/config.js</a></li></ul>
 """
+
+
+# host[:port]: a DNS name or IPv4 address, or a bracketed IPv6 address.
+HOST_PATTERN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+
+def _script_json(value: object) -> str:
+    """JSON that is safe inside a <script> element (no `</script>`, no `<!--`)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @dataclass
@@ -272,14 +284,17 @@ class LocalCloud:
     # -- static files and config.js -------------------------------------------------------------
 
     def _origin(self, request: web.Request) -> str:
-        # The host the browser used, so the page and the APIs share one origin.
-        return request.host or self.domain_name
+        # The host the browser used, so the page and the APIs share one origin. It goes into
+        # JavaScript and HTML, so anything but a plain host[:port] is refused.
+        host = request.host or self.domain_name
+        if not HOST_PATTERN.fullmatch(host):
+            raise web.HTTPBadRequest(text="invalid Host header: expected host[:port]\n")
+        return host
 
     async def config_js(self, request: web.Request) -> web.Response:
         host = self._origin(request)
-        body = (
-            f'window.CHAT_CONFIG = {{ restUrl: "http://{host}/api", wsUrl: "ws://{host}/ws" }};\n'
-        )
+        config = {"restUrl": f"http://{host}/api", "wsUrl": f"ws://{host}/ws"}
+        body = f"window.CHAT_CONFIG = {_script_json(config)};\n"
         return web.Response(
             text=body,
             content_type="text/javascript",

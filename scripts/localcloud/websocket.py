@@ -19,6 +19,7 @@ import base64
 import fnmatch
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,28 @@ class Reject(Exception):
         super().__init__(outcome)
         self.status = status
         self.message = message
+
+
+# The shape of a SigV4 Authorization header for the Management API (execute-api). The local cloud's
+# credentials are fake, so the signature itself is not verified: presence and shape are.
+SIGV4_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 "
+    r"Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
+    r"SignedHeaders=[a-z0-9-]+(;[a-z0-9-]+)*, ?"
+    r"Signature=[0-9a-f]{64}"
+)
+
+
+MISSING_TOKEN = "Missing Authentication Token"  # noqa: S105 (API Gateway's message, no secret)
+
+
+def _log_task_failure(task: asyncio.Task[Any]) -> None:
+    """Done callback: a frame task's exception is logged, never dropped silently."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("ws  frame task failed: %r", error, exc_info=error)
 
 
 def _policy_allows(policy: Any, method_arn: str) -> bool:
@@ -365,6 +388,7 @@ class WebSocketGateway:
                 task = asyncio.create_task(self._frame(connection, message.type, message.data))
                 connection.tasks.add(task)
                 task.add_done_callback(connection.tasks.discard)
+                task.add_done_callback(_log_task_failure)
             elif message.type == WSMsgType.ERROR:
                 connection.closing_reason = f"error: {ws.exception()}"
                 break
@@ -374,7 +398,9 @@ class WebSocketGateway:
         if is_text:
             try:
                 payload = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # Not JSON, or nested deeper than the parser goes: API Gateway falls back to
+                # $default for both, so the handler answers the frame.
                 payload = None
             if isinstance(payload, dict):
                 action = payload.get("action")
@@ -405,6 +431,17 @@ class WebSocketGateway:
             body = data if is_text else base64.b64encode(data).decode("ascii")
             event = self.message_event(connection, route_key, body, not is_text, request_id)
             outcome = await self._invoke_route(connection, route, event, request_id)
+        except Exception as e:  # the client gets an answer for every frame, as from API Gateway
+            outcome = f"error: {e!r}"
+            log.exception("ws  frame on %s failed", route_key)
+            await self._send_json(
+                connection,
+                {
+                    "message": "Internal server error",
+                    "connectionId": connection.connection_id,
+                    "requestId": request_id,
+                },
+            )
         finally:
             connection.in_flight.release()
             log.info(
@@ -547,6 +584,9 @@ class WebSocketGateway:
     async def management(self, request: web.Request) -> web.StreamResponse:
         connection_id = request.match_info["connection_id"]
         method = request.method
+        if not SIGV4_AUTHORIZATION.fullmatch(request.headers.get("Authorization", "")):
+            log.info("mgmt %s @connections/%s -> 403 unsigned", method, connection_id)
+            return self._error(403, "MissingAuthenticationTokenException", MISSING_TOKEN)
         if method == "POST":
             data = await request.read()
             if len(data) > MAX_POST_BYTES:

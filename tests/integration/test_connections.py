@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -161,5 +162,76 @@ def test_idle_connections_and_old_connections_are_closed(short_cloud: RunningLoc
             assert len(busy.of_type("pong")) >= 8
             for socket in (idle, busy):
                 await eventually(lambda s=socket: connection_ids(short_cloud, s.username) == [])
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer whatever",
+        "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, "
+        "Signature=" + "0" * 64,
+    ],
+)
+def test_the_management_api_refuses_unsigned_requests(
+    cloud: RunningLocalCloud, authorization: str | None
+) -> None:
+    """Anyone who read a connection id in the dev log could post to it before."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, cloud.rest_url)
+            socket = await open_socket(api, cloud)
+            [connection_id] = connection_ids(cloud, socket.username)
+            headers = {"Authorization": authorization} if authorization is not None else {}
+            url = f"{cloud.management_url}/@connections/{quote(connection_id, safe='')}"
+            for method in ("POST", "GET", "DELETE"):
+                async with session.request(
+                    method, url, data=b'{"forged":1}', headers=headers
+                ) as response:
+                    assert response.status == 403, method
+                    assert "Missing Authentication Token" in await response.text()
+            # The connection is untouched: still open, and it received nothing forged.
+            assert (await socket.request({"action": "ping"}))["type"] == "pong"
+            assert not [f for f in socket.frames if f.get("forged")]
+            await socket.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 5000 + "]" * 5000,
+        '{"action": "sendMessage", "roomId": ' + '{"a":' * 5000 + "1" + "}" * 5001,
+        '{"action": "createRoom", "name": ' + "[" * 30_000,  # unclosed, under 32 KB
+    ],
+)
+def test_deeply_nested_frames_get_an_answer(cloud: RunningLocalCloud, frame: str) -> None:
+    """Route selection used to raise RecursionError in a task nobody awaited: no reply."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, cloud.rest_url)
+            socket = await open_socket(api, cloud)
+            await socket.send(frame)
+            error = await socket.next_of("error")
+            assert error["code"] == "invalid_input" and error["message"]
+            assert (await socket.request({"action": "ping"}))["type"] == "pong"
+            await socket.close()
+
+    run(scenario())
+
+
+def test_a_deeply_nested_rest_body_is_a_400(cloud: RunningLocalCloud) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            body = '{"username": ' + "[" * 5000 + "]" * 5000 + ', "password": "x"}'
+            async with session.post(f"{cloud.rest_url}/auth/signup", data=body) as response:
+                assert response.status == 400
+                assert (await response.json())["error"]["code"] == "invalid_input"
 
     run(scenario())

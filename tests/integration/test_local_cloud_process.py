@@ -27,8 +27,41 @@ def test_config_js_points_the_browser_client_at_this_cloud(cloud: RunningLocalCl
     host = cloud.base_url.removeprefix("http://")
     assert status == 200 and content_type.startswith("text/javascript")
     assert body == (
-        f'window.CHAT_CONFIG = {{ restUrl: "http://{host}/api", wsUrl: "ws://{host}/ws" }};\n'
+        f'window.CHAT_CONFIG = {{"restUrl": "http://{host}/api", "wsUrl": "ws://{host}/ws"}};\n'
     )
+
+
+async def get_with_host(url: str, host: str) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers={"Host": host}) as response,
+    ):
+        return response.status, await response.text()
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        'evil.example"};alert(1);//',
+        "evil.example</script><script>alert(1)</script>",
+        "evil.example/<!--",
+        "evil example",
+    ],
+)
+def test_a_hostile_host_header_is_refused_not_copied_into_config_js(
+    cloud: RunningLocalCloud, host: str
+) -> None:
+    status, body = run(get_with_host(f"{cloud.base_url}/config.js", host))
+    assert status == 400
+    assert "invalid Host header" in body
+    assert "<script>" not in body and "alert(1);" not in body
+
+
+@pytest.mark.parametrize("host", ["localhost:8080", "chat.example", "[::1]:9000", "10.0.0.2"])
+def test_config_js_accepts_plain_host_and_port(cloud: RunningLocalCloud, host: str) -> None:
+    status, body = run(get_with_host(f"{cloud.base_url}/config.js", host))
+    assert status == 200
+    assert f'"restUrl": "http://{host}/api"' in body
 
 
 def test_the_root_serves_a_page_even_before_the_frontend_exists(cloud: RunningLocalCloud) -> None:
