@@ -192,6 +192,11 @@ def test_an_expired_session_asks_to_log_in_again(new_page: Callable[..., Page]) 
 def test_phone_width_layout(new_page: Callable[..., Page], artifacts: Path) -> None:
     page = new_page(375, 740)
     sign_up(page, unique("phone"))
+    # There is no "left" at phone width: the empty state names the menu instead.
+    expect(
+        page.get_by_text("Open the Rooms menu (☰) to pick a room or create one.")
+    ).to_be_visible()
+    expect(page.get_by_text("Pick a room on the left")).to_be_hidden()
     page.get_by_role("button", name="Rooms").click()
     create_room(page, "Mobile")
     send(page, "Typing on a phone works too.")

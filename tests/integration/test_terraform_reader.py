@@ -70,7 +70,7 @@ def test_a_route_naming_an_unknown_function_is_refused(tmp_path: Path) -> None:
     locals_tf = tmp_path / "locals.tf"
     locals_tf.write_text(
         locals_tf.read_text().replace(
-            'sendMessage   = { function = "send_message"', 'sendMessage   = { function = "nope"'
+            'sendMessage = { function = "send_message"', 'sendMessage = { function = "nope"'
         )
     )
     with pytest.raises(TerraformError, match="names function 'nope', not in lambda_functions"):
