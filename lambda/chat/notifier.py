@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -88,11 +87,15 @@ class Notifier:
 class DirectReplies:
     """Posts a frame to the one connection that sent an action: the error replies of a one-way
     route. A gone sender needs nothing more ($disconnect removes its items), so this needs no
-    access to the connections table."""
+    access to the connections table; any other failure is logged and dropped, like Notifier's."""
 
     def __init__(self, poster: Any) -> None:
         self.poster = poster
 
     def send(self, connection_id: str, frame: dict[str, Any]) -> None:
-        with contextlib.suppress(GoneConnectionError):
+        try:
             self.poster.post(connection_id, encode_frame(frame))
+        except GoneConnectionError:
+            pass
+        except DeliveryError:
+            log.warning("reply not delivered", extra={"connectionId": connection_id})

@@ -116,10 +116,7 @@ def _posting(
 
     def send(frame: dict[str, Any] | None) -> dict[str, Any]:
         if frame is not None and connection_id:
-            try:
-                post_error(connection_id, frame)
-            except Exception:  # the caller left; nothing else to tell
-                log.warning("error frame not delivered", extra={"connectionId": connection_id})
+            post_error(connection_id, frame)  # never raises: DirectReplies logs what fails
         return {"statusCode": 200}
 
     return send
