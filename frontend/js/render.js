@@ -1,5 +1,9 @@
 // DOM building. User content only ever goes through textContent, never innerHTML.
 
+import { ApiError } from "./api.js";
+
+export const $ = (id) => document.getElementById(id);
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -16,39 +20,68 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// A stable colour per user: the same name always gets the same hue.
-export function colourFor(username) {
+// What to tell the user about a failed call, in their words rather than the server's codes.
+export function describe(error) {
+  if (error instanceof ApiError) {
+    if (error.code === "invalid_credentials") return "Wrong username or password.";
+    if (error.code === "username_taken") return "That username is taken. Pick another one.";
+  }
+  return error && error.message ? error.message : "Something went wrong. Please try again.";
+}
+
+// A stable colour per user: the same name always gets the same one of AUTHOR_COLOURS colours
+// (css/app.css, .author-0 …), each chosen to pass 4.5:1 on both schemes' message backgrounds.
+export const AUTHOR_COLOURS = 8;
+
+export function authorClass(username) {
   let hash = 0;
   for (const ch of username.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  const dark = window.matchMedia("(prefers-color-scheme: dark)").matches;
-  return `hsl(${hash % 360} 65% ${dark ? 70 : 38}%)`;
+  return `author author-${hash % AUTHOR_COLOURS}`;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-function authorName(username) {
-  const node = el("span", { className: "author", text: username });
-  node.style.color = colourFor(username); // CSSOM, not a style attribute: allowed by the CSP
-  return node;
-}
-
 function isToday(date) {
   return date.toDateString() === new Date().toDateString();
 }
 
-export function messageItem(message, me) {
+export function messageItem(message, mine) {
   const created = new Date(message.createdAt);
-  const mine = message.username.toLowerCase() === me.toLowerCase();
   return el(
     "li",
     { className: mine ? "message mine" : "message", "data-id": message.messageId },
     el(
       "header",
       {},
-      authorName(message.username),
+      el("span", { className: authorClass(message.username), text: message.username }),
       el("time", { datetime: message.createdAt, title: created.toLocaleString(), text: (isToday(created) ? timeFormat : dateTimeFormat).format(created) }),
     ),
     el("p", { className: "text", text: message.text }),
+  );
+}
+
+// Our own message before the server has stored it: "Sending…", or why it was not sent.
+export function pendingItem(pending, username, { onRetry, onDiscard }) {
+  const failed = pending.status === "failed";
+  return el(
+    "li",
+    { className: failed ? "message mine pending failed" : "message mine pending", "data-client-id": pending.clientMessageId },
+    el(
+      "header",
+      {},
+      el("span", { className: authorClass(username), text: username }),
+      el("span", { className: "send-state", text: failed ? "Not sent" : "Sending…" }),
+    ),
+    el("p", { className: "text", text: pending.text }),
+    failed
+      ? el(
+          "div",
+          { className: "send-failure" },
+          el("span", { className: "error small", role: "alert", text: pending.error }),
+          el("button", { type: "button", onClick: onRetry }, "Retry"),
+          el("button", { type: "button", onClick: onDiscard }, "Discard"),
+        )
+      : null,
   );
 }

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from boto3.dynamodb.conditions import Key
 from playwright.sync_api import Page, expect
+
+from localcloud.testing import RunningLocalCloud
 
 pytestmark = pytest.mark.e2e
 
@@ -205,3 +208,86 @@ def test_phone_width_layout(new_page: Callable[..., Page], artifacts: Path) -> N
     assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
     page.screenshot(path=str(artifacts / "chat-mobile.png"))
     publish_screenshot(artifacts / "chat-mobile.png", "screenshot-mobile.png")
+
+
+def test_catch_up_finds_a_lower_id_that_was_in_flight_when_the_socket_dropped(
+    new_page: Callable[..., Page], cloud: RunningLocalCloud
+) -> None:
+    """The interleaving that "after the highest id held" loses: while Bob is away, a message
+    whose id is *below* the newest one he holds is stored (as a send racing in another Lambda
+    container would be). Catch-up from the time cursor must still bring it."""
+    alice, bob, a_name, _, room_id = two_users_in_a_room(new_page)
+    send(alice, "first")
+    send(alice, "second")
+    expect(messages(bob)).to_have_count(2)
+    table = cloud.dynamodb().Table(cloud.tables["messages"])
+    stored = table.query(KeyConditionExpression=Key("roomId").eq(room_id))["Items"]
+    newest = max(stored, key=lambda item: str(item["messageId"]))
+    # Same millisecond as the newest message, lowest possible random part: a lower id.
+    racing_id = str(newest["messageId"])[:10] + "0" * 16
+    assert racing_id < str(newest["messageId"])
+
+    bob.context.route("**/api/auth/ticket", lambda route: route.abort())
+    bob.evaluate("window.__chat.dropConnection()")
+    expect(bob.get_by_role("status").filter(has_text="reconnecting")).to_be_visible()
+    table.put_item(
+        Item={
+            "roomId": room_id,
+            "messageId": racing_id,
+            "username": a_name,
+            "text": "the one in flight",
+            "createdAt": str(newest["createdAt"]),
+        }
+    )
+    # Alice is connected: once she shows it, the stream has delivered it, with Bob away.
+    expect(messages(alice).filter(has_text="the one in flight")).to_have_count(1)
+    expect(messages(bob)).to_have_count(2)
+
+    bob.context.unroute("**/api/auth/ticket")
+    expect(bob.get_by_role("status").filter(has_text="connected")).to_have_text(
+        "connected", timeout=40_000
+    )
+    expect(messages(bob)).to_have_count(3)
+    texts = messages(bob).all_inner_texts()
+    assert ["first" in texts[0], "the one in flight" in texts[1], "second" in texts[2]] == [
+        True,
+        True,
+        True,
+    ], texts
+
+
+def test_a_sent_message_shows_at_once_and_a_rejected_one_says_why(
+    new_page: Callable[..., Page],
+) -> None:
+    page = new_page()
+    sign_up(page, unique("frank"))
+    create_room(page, "Drafts")
+    # Held back in the browser, the first send of this text never reaches the server.
+    page.evaluate(
+        """() => {
+            const real = WebSocket.prototype.send;
+            let held = false;
+            WebSocket.prototype.send = function (data) {
+                if (!held && data.includes('"held back"')) { held = true; return; }
+                return real.call(this, data);
+            };
+        }"""
+    )
+    send(page, "held back")
+    pending = messages(page).filter(has_text="held back")
+    expect(pending).to_contain_text("Sending…")
+    # No stored message and no error: after the send timeout it is marked as not sent.
+    expect(pending).to_contain_text("Not sent: no answer from the server.", timeout=20_000)
+    pending.get_by_role("button", name="Retry").click()
+    expect(messages(page)).to_have_count(1)
+    expect(messages(page).first).not_to_contain_text("Sending…")
+    expect(messages(page).first).not_to_contain_text("Not sent")
+
+    # The server refuses a message with nothing visible in it; the error lands on that message.
+    send(page, "\u200b")
+    refused = page.locator("#messages .failed")
+    expect(refused).to_contain_text("Not sent")
+    expect(refused.get_by_role("alert")).to_contain_text("visible")
+    refused.get_by_role("button", name="Discard").click()
+    expect(messages(page)).to_have_count(1)
+    assert page.js_errors == []  # type: ignore[attr-defined]

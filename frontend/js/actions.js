@@ -1,0 +1,261 @@
+// Everything that talks to the server: the session, REST reads, WebSocket actions and the
+// frames the server pushes. Results go into the store; views never call the network.
+
+import { Api, ApiError } from "./api.js";
+import { catchUpCursor } from "./cursor.js";
+import { ChatSocket } from "./socket.js";
+
+const SESSION_KEY = "chat.session";
+const HISTORY_PAGE = 50;
+const CATCH_UP_PAGE = 100;
+const CATCH_UP_MAX_PAGES = 50;
+const REPLY_TIMEOUT_MS = 15_000;
+// A send with neither its stored message nor an error by then is shown as not sent.
+export const SEND_TIMEOUT_MS = 10_000;
+export const EXPIRED = "Your session has expired. Please log in again.";
+const OFFLINE = "You are offline. Try again when the connection is back.";
+
+export class ActionError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function createActions({ store, config }) {
+  const api = new Api(config.restUrl || "/api");
+  let socket = null;
+  let expiryTimer = null;
+  const replies = new Map(); // requestId => {resolve, reject, timer}
+  const sends = new Map(); // requestId => {roomId, clientMessageId}
+
+  function saveSession(session) {
+    if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    else localStorage.removeItem(SESSION_KEY);
+    api.token = session ? session.token : null;
+  }
+
+  function storedSession() {
+    try {
+      const stored = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+      if (stored && stored.token && Date.parse(stored.expiresAt) > Date.now()) return stored;
+      if (stored) return { expired: true };
+    } catch {
+      /* a damaged entry is the same as none */
+    }
+    return null;
+  }
+
+  async function enter(session) {
+    saveSession(session);
+    await refreshRooms();
+    store.setSession(session);
+    clearTimeout(expiryTimer);
+    expiryTimer = setTimeout(() => logout(EXPIRED), Math.max(0, Date.parse(session.expiresAt) - Date.now()));
+    socket = new ChatSocket({ url: config.wsUrl || "/ws", getTicket: async () => (await api.ticket()).ticket });
+    socket.addEventListener("state", (e) => store.setConnection(e.detail));
+    socket.addEventListener("open", () => catchUp());
+    socket.addEventListener("frame", (e) => onFrame(e.detail));
+    socket.addEventListener("unauthorized", () => logout(EXPIRED));
+    socket.start();
+  }
+
+  function logout(message = "") {
+    if (socket) socket.stop();
+    socket = null;
+    clearTimeout(expiryTimer);
+    for (const { timer } of replies.values()) clearTimeout(timer);
+    replies.clear();
+    sends.clear();
+    saveSession(null);
+    store.reset();
+    store.setConnection("offline");
+    store.setSession(null);
+    store.notice("signedOut", { message });
+  }
+
+  // Frames with a reply: resolves with the reply, rejects with an ActionError.
+  function request(frame) {
+    const requestId = socket ? socket.send(frame) : null;
+    if (!requestId) return Promise.reject(new ActionError("offline", OFFLINE));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        replies.delete(requestId);
+        reject(new ActionError("timeout", "No answer from the server. Please try again."));
+      }, REPLY_TIMEOUT_MS);
+      replies.set(requestId, { resolve, reject, timer });
+    });
+  }
+
+  // One-way: shown at once as pending, settled by the stored message (matched by
+  // clientMessageId), failed by an error with its requestId or by SEND_TIMEOUT_MS of silence.
+  function sendMessage(roomId, text, clientMessageId = crypto.randomUUID()) {
+    const requestId = socket ? socket.send({ action: "sendMessage", roomId, text, clientMessageId }) : null;
+    if (!requestId) throw new ActionError("offline", "You are offline. Your message was not sent; it is still in the box.");
+    sends.set(requestId, { roomId, clientMessageId });
+    store.addPending(roomId, { clientMessageId, text, requestId, status: "sending" });
+    setTimeout(() => {
+      sends.delete(requestId);
+      const pending = store.room(roomId)?.pending.get(clientMessageId);
+      if (pending && pending.requestId === requestId && pending.status === "sending") {
+        store.updatePending(roomId, clientMessageId, { status: "failed", error: "Not sent: no answer from the server." });
+      }
+    }, SEND_TIMEOUT_MS);
+    return clientMessageId;
+  }
+
+  function retrySend(roomId, clientMessageId) {
+    const pending = store.room(roomId)?.pending.get(clientMessageId);
+    if (pending) sendMessage(roomId, pending.text, clientMessageId);
+  }
+
+  async function refreshRooms() {
+    store.setRooms((await api.rooms()).rooms);
+  }
+
+  // After every (re)connect: the room list may have changed while we were away, and each
+  // loaded room reads what it may have missed from a time cursor, page by page.
+  async function catchUp() {
+    try {
+      await refreshRooms();
+    } catch (error) {
+      if (error.status === 401) return logout(EXPIRED);
+    }
+    for (const room of [...store.state.rooms.values()]) {
+      if (!room.loaded) continue;
+      let after = catchUpCursor(room);
+      for (let page = 0; page < CATCH_UP_MAX_PAGES; page++) {
+        const params = { limit: CATCH_UP_PAGE };
+        if (after) params.after = after;
+        let result;
+        try {
+          result = await api.messages(room.roomId, params);
+        } catch {
+          break;
+        }
+        result.messages.forEach((m) => store.addMessage(m, { live: true }));
+        if (!after || !result.hasMore || result.messages.length === 0) break;
+        after = result.messages[result.messages.length - 1].messageId;
+      }
+    }
+    if (store.state.currentRoomId) loadMembers(store.state.currentRoomId);
+  }
+
+  async function loadOlder(roomId, { initial = false } = {}) {
+    const room = store.room(roomId);
+    if (!room || room.loadingOlder) return;
+    store.setHistory(roomId, { loadingOlder: true, historyNote: "Loading…" });
+    try {
+      const params = { limit: HISTORY_PAGE };
+      if (!initial && room.ids.length) params.before = room.ids[0];
+      const result = await api.messages(roomId, params);
+      result.messages.forEach((m) => store.addMessage(m, { live: false }));
+      store.setHistory(roomId, {
+        loaded: true,
+        hasOlder: result.hasMore,
+        historyNote: result.hasMore ? "" : "This is the beginning of the room.",
+      });
+    } catch (error) {
+      store.setHistory(roomId, { historyNote: `Couldn't load history: ${error.message}` });
+    } finally {
+      store.setHistory(roomId, { loadingOlder: false });
+    }
+  }
+
+  async function loadMembers(roomId) {
+    try {
+      const result = await api.members(roomId);
+      store.setMembers(roomId, result.members, result.requests || []);
+    } catch (error) {
+      store.notice("membersFailed", { roomId, message: error.message });
+    }
+  }
+
+  function onFrame(frame) {
+    const reply = frame.requestId ? replies.get(frame.requestId) : null;
+    if (reply) {
+      replies.delete(frame.requestId);
+      clearTimeout(reply.timer);
+      if (frame.type === "error") reply.reject(new ActionError(frame.code, frame.message));
+      else reply.resolve(frame);
+    }
+    const send = frame.requestId ? sends.get(frame.requestId) : null;
+    switch (frame.type) {
+      case "message":
+        store.addMessage(frame.message, { live: true });
+        break;
+      case "joinRequest":
+        if (frame.roomId === store.state.currentRoomId) loadMembers(frame.roomId);
+        else store.countRequest(frame.roomId);
+        break;
+      case "joinApproved":
+        store.addRoom({ ...frame.room, role: "member" });
+        store.notice("joinApproved", { room: frame.room });
+        break;
+      case "joinRejected":
+        store.notice("joinRejected", { roomId: frame.roomId });
+        break;
+      case "memberJoined":
+      case "presence":
+        if (frame.roomId === store.state.currentRoomId) loadMembers(frame.roomId);
+        break;
+      case "error":
+        if (send) {
+          sends.delete(frame.requestId);
+          store.updatePending(send.roomId, send.clientMessageId, { status: "failed", error: frame.message });
+        } else if (!reply && frame.action !== "ping") console.warn("server error", frame.code, frame.message);
+        break;
+      case "roomCreated":
+      case "joinRequested":
+      case "joinApprovedAck":
+      case "joinRejectedAck":
+      case "messages":
+      case "members":
+      case "pong":
+        break; // replies: handled by whoever asked
+      default:
+        console.warn("unknown frame type", frame.type);
+    }
+  }
+
+  return {
+    storedSession,
+    // Checks a stored session with the server; false when it is no longer valid.
+    async resume(session) {
+      api.token = session.token;
+      try {
+        await api.me();
+      } catch (error) {
+        if (error.status === 401) return false;
+      }
+      await enter(session);
+      return true;
+    },
+    async authenticate(kind, username, password) {
+      if (kind === "signup") await api.signup(username, password);
+      const result = await api.login(username, password);
+      await enter({ token: result.token, expiresAt: result.expiresAt, username: result.username });
+    },
+    logout,
+    refreshRooms,
+    loadOlder,
+    loadMembers,
+    sendMessage,
+    retrySend,
+    discardSend: (roomId, clientMessageId) => store.removePending(roomId, clientMessageId),
+    async createRoom(name) {
+      const reply = await request({ action: "createRoom", name });
+      store.addRoom({ ...reply.room, role: "admin" }, { loaded: true });
+      return reply.room;
+    },
+    joinRoom: (roomId) => request({ action: "joinRoom", roomId }),
+    async decideJoin(roomId, username, approve) {
+      await request({ action: approve ? "approveJoin" : "rejectJoin", roomId, username });
+      await loadMembers(roomId);
+    },
+    // Test and debugging hooks (the e2e tier drops the connection on purpose).
+    debug: { dropConnection: () => socket && socket.drop(), state: () => (socket ? socket.state : "offline") },
+  };
+}
+
+export { ApiError };

@@ -1,0 +1,183 @@
+// The client's state in one place, changed only through the functions below. Each change tells
+// the subscribers of its topic what changed, so a view re-renders the one thing that did:
+//   "session"  the signed-in user (or none)
+//   "rooms"    the room list, a room's name, role, unread or request count
+//   "current"  the open room
+//   "message"  {roomId, messageId}: one stored message was added
+//   "pending"  {roomId, clientMessageId}: one unsent message was added, failed or settled
+//   "members"  {roomId}: the members and join requests of a room
+//   "history"  {roomId}: a room's history paging state
+//   "connection" the live connection's state
+//   "notice"   {kind, ...}: something to tell the user that is not state (a join was declined)
+
+export function createStore() {
+  const listeners = new Map(); // topic => Set of functions
+  const state = {
+    session: null, // {token, expiresAt, username}
+    connection: "offline",
+    rooms: new Map(), // roomId => Room (see newRoom)
+    currentRoomId: null,
+  };
+
+  function emit(topic, detail) {
+    for (const listener of listeners.get(topic) || []) listener(detail);
+  }
+
+  function newRoom(entry) {
+    return {
+      roomId: entry.roomId,
+      name: entry.name,
+      role: entry.role,
+      messages: new Map(), // messageId => message, as the server sent it
+      ids: [], // messageIds in id order, which is the order the server stored them
+      pending: new Map(), // clientMessageId => {clientMessageId, text, requestId, status, error}
+      members: [],
+      requests: [],
+      loaded: false, // the newest page of history has been read
+      hasOlder: false,
+      loadingOlder: false,
+      historyNote: "",
+      unread: 0,
+      requestCount: 0,
+    };
+  }
+
+  const isMine = (message) =>
+    state.session !== null && message.username.toLowerCase() === state.session.username.toLowerCase();
+
+  return {
+    state,
+    isMine,
+
+    subscribe(topic, listener) {
+      if (!listeners.has(topic)) listeners.set(topic, new Set());
+      listeners.get(topic).add(listener);
+      return () => listeners.get(topic).delete(listener);
+    },
+
+    room: (roomId) => state.rooms.get(roomId) || null,
+    currentRoom: () => state.rooms.get(state.currentRoomId) || null,
+    totalUnread: () => [...state.rooms.values()].reduce((sum, room) => sum + room.unread, 0),
+
+    setSession(session) {
+      state.session = session;
+      emit("session", session);
+    },
+
+    setConnection(connection) {
+      state.connection = connection;
+      emit("connection", connection);
+    },
+
+    // The room list as GET /rooms returns it: keeps what we hold for rooms we still belong to.
+    setRooms(entries) {
+      const seen = new Set();
+      for (const entry of entries) {
+        seen.add(entry.roomId);
+        const known = state.rooms.get(entry.roomId);
+        if (known) Object.assign(known, { name: entry.name, role: entry.role });
+        else state.rooms.set(entry.roomId, newRoom(entry));
+      }
+      for (const roomId of [...state.rooms.keys()]) if (!seen.has(roomId)) state.rooms.delete(roomId);
+      if (state.currentRoomId && !state.rooms.has(state.currentRoomId)) this.selectRoom(null);
+      emit("rooms");
+    },
+
+    addRoom(entry, { loaded = false } = {}) {
+      if (!state.rooms.has(entry.roomId)) state.rooms.set(entry.roomId, { ...newRoom(entry), loaded });
+      emit("rooms");
+      return state.rooms.get(entry.roomId);
+    },
+
+    selectRoom(roomId) {
+      state.currentRoomId = roomId;
+      const room = state.rooms.get(roomId);
+      if (room) room.unread = 0;
+      emit("current", roomId);
+      emit("rooms");
+    },
+
+    // A stored message, live or from history. Delivery is at least once: a message we hold is
+    // ignored. Returns whether it was new.
+    addMessage(message, { live }) {
+      const room = state.rooms.get(message.roomId);
+      if (!room || room.messages.has(message.messageId)) return false;
+      room.messages.set(message.messageId, message);
+      let index = room.ids.length;
+      while (index > 0 && room.ids[index - 1] > message.messageId) index--;
+      room.ids.splice(index, 0, message.messageId);
+      // Our own unsent copy is settled by the stored one.
+      if (message.clientMessageId && room.pending.delete(message.clientMessageId)) {
+        emit("pending", { roomId: room.roomId, clientMessageId: message.clientMessageId });
+      }
+      const unseen = room.roomId !== state.currentRoomId || document.hidden;
+      if (live && unseen && !isMine(message)) {
+        room.unread += 1;
+        emit("rooms");
+      }
+      emit("message", { roomId: room.roomId, messageId: message.messageId, live });
+      return true;
+    },
+
+    setHistory(roomId, changes) {
+      const room = state.rooms.get(roomId);
+      if (!room) return;
+      Object.assign(room, changes);
+      emit("history", { roomId });
+    },
+
+    addPending(roomId, pending) {
+      const room = state.rooms.get(roomId);
+      if (!room) return;
+      room.pending.set(pending.clientMessageId, { status: "sending", error: "", ...pending });
+      emit("pending", { roomId, clientMessageId: pending.clientMessageId });
+    },
+
+    updatePending(roomId, clientMessageId, changes) {
+      const pending = state.rooms.get(roomId)?.pending.get(clientMessageId);
+      if (!pending) return;
+      Object.assign(pending, changes);
+      emit("pending", { roomId, clientMessageId });
+    },
+
+    removePending(roomId, clientMessageId) {
+      if (state.rooms.get(roomId)?.pending.delete(clientMessageId)) emit("pending", { roomId, clientMessageId });
+    },
+
+    setMembers(roomId, members, requests) {
+      const room = state.rooms.get(roomId);
+      if (!room) return;
+      room.members = members;
+      room.requests = room.role === "admin" ? requests : [];
+      room.requestCount = room.requests.length;
+      emit("members", { roomId });
+      emit("rooms");
+    },
+
+    countRequest(roomId) {
+      const room = state.rooms.get(roomId);
+      if (!room) return;
+      room.requestCount += 1;
+      emit("rooms");
+    },
+
+    markSeen() {
+      const room = state.rooms.get(state.currentRoomId);
+      if (room && room.unread) {
+        room.unread = 0;
+        emit("rooms");
+      }
+    },
+
+    notice(kind, detail = {}) {
+      emit("notice", { kind, ...detail });
+    },
+
+    reset() {
+      state.rooms.clear();
+      state.currentRoomId = null;
+      emit("current", null);
+      emit("rooms");
+    },
+  };
+}
