@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import cold_start, cost, fanout_scale, local_e2e  # noqa: E402
+from bench import cold_start, cost, fanout_scale, frontend_render, local_e2e  # noqa: E402
 from bench.common import REPO, machine  # noqa: E402
 
 
@@ -35,6 +35,10 @@ def main() -> None:
             ),
         ),
         ("4. Cold-start proxies", cold_start.run),
+        (
+            "5. Browser client rendering",
+            lambda: frontend_render.run(runs=2 if args.quick else 5),
+        ),
     ]
     started = time.monotonic()
     for title, step in steps:

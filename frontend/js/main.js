@@ -27,11 +27,13 @@ async function selectRoom(roomId) {
 const auth = mountAuth({ store, actions });
 mountConnection({ store });
 mountRoomList({ store, onSelect: selectRoom });
+// Before the composer: opening a room closes the phone panel (and un-inerts the room) before
+// the composer takes focus.
+mountSidebar({ store, actions, onSelect: selectRoom });
 mountRoom({ store });
 mountMessageList({ store, actions });
 mountComposer({ store, actions });
 mountMembers({ store, actions });
-mountSidebar({ store, actions, onSelect: selectRoom });
 mountAttention({ store });
 
 // An invite link opened while signed in: go to the room, or offer to join it.

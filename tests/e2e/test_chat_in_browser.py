@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,10 @@ from playwright.sync_api import Page, expect
 
 from localcloud.testing import RunningLocalCloud
 
+from .flows import create_room, messages, send, sign_up, two_users_in_a_room, unique
+
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -26,53 +26,6 @@ def publish_screenshot(artifact: Path, name: str) -> None:
     """UPDATE_SCREENSHOTS=1 make test-e2e refreshes the README's screenshots in docs/."""
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         shutil.copy(artifact, REPO / "docs" / name)
-
-
-def unique(name: str) -> str:
-    return f"{name}{secrets.token_hex(3)}"
-
-
-def sign_up(page: Page, username: str) -> None:
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("status").filter(has_text="connected")).to_have_text("connected")
-
-
-def create_room(page: Page, name: str) -> str:
-    page.get_by_label("Room name").fill(name)
-    page.get_by_role("button", name="Create room").click()
-    expect(page.get_by_role("heading", name=name)).to_be_visible()
-    page.get_by_role("button", name="Copy invite link").click()
-    link = page.evaluate("navigator.clipboard.readText()")
-    match = re.search(r"#join=([A-Za-z0-9_-]+)$", link)
-    assert match, link
-    return match.group(1)
-
-
-def send(page: Page, text: str) -> None:
-    page.get_by_label("Message").fill(text)
-    page.get_by_label("Message").press("Enter")
-
-
-def messages(page: Page):  # type: ignore[no-untyped-def]
-    return page.get_by_role("list", name="Messages").get_by_role("listitem")
-
-
-def two_users_in_a_room(new_page: Callable[..., Page]) -> tuple[Page, Page, str, str, str]:
-    alice, bob = new_page(), new_page()
-    a_name, b_name = unique("alice"), unique("bob")
-    sign_up(alice, a_name)
-    sign_up(bob, b_name)
-    room_id = create_room(alice, "Launch plans")
-    bob.get_by_label("Room ID").fill(room_id)
-    bob.get_by_role("button", name="Join room").click()
-    expect(bob.get_by_text("Request sent")).to_be_visible()
-    # The admin sees the request arrive live and approves it.
-    alice.get_by_role("button", name=f"Approve {b_name}").click()
-    expect(bob.get_by_role("heading", name="Launch plans")).to_be_visible()
-    return alice, bob, a_name, b_name, room_id
 
 
 def test_two_users_chat_live_with_approval_and_presence(

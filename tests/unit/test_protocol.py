@@ -25,7 +25,7 @@ def test_every_frame_type_is_documented(frame_type: str) -> None:
 
 @pytest.mark.parametrize("frame_type", FRAME_TYPES)
 def test_every_frame_type_is_handled_by_the_browser_client(frame_type: str) -> None:
-    client = "\n".join(p.read_text() for p in (REPO / "frontend/js").glob("*.js"))
+    client = "\n".join(p.read_text() for p in sorted((REPO / "frontend/js").rglob("*.js")))
     assert f'"{frame_type}"' in client, f"frontend/js does not handle {frame_type}"
 
 
