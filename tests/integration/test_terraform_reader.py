@@ -15,6 +15,12 @@ from tests.integration.conftest import TERRAFORM_DIR
 pytestmark = pytest.mark.integration
 
 
+def copy_of_terraform(tmp_path: Path) -> Path:
+    for path in TERRAFORM_DIR.glob("*.tf"):
+        (tmp_path / path.name).write_text(path.read_text())
+    return tmp_path
+
+
 def resolver(path: list[str]) -> object:
     values = {("var", "name"): "chat", ("var", "n"): 12, ("var", "empty"): ""}
     if tuple(path) in values:
@@ -66,9 +72,7 @@ def test_the_stack_is_read_from_terraform() -> None:
 
 
 def test_a_route_naming_an_unknown_function_is_refused(tmp_path: Path) -> None:
-    for path in TERRAFORM_DIR.glob("*.tf"):
-        (tmp_path / path.name).write_text(path.read_text())
-    locals_tf = tmp_path / "locals.tf"
+    locals_tf = copy_of_terraform(tmp_path) / "locals.tf"
     locals_tf.write_text(
         locals_tf.read_text().replace(
             'sendMessage = { function = "send_message"', 'sendMessage = { function = "nope"'
@@ -79,19 +83,12 @@ def test_a_route_naming_an_unknown_function_is_refused(tmp_path: Path) -> None:
 
 
 def test_tfvars_and_var_overrides_apply_as_in_terraform(tmp_path: Path) -> None:
-    for path in TERRAFORM_DIR.glob("*.tf"):
-        (tmp_path / path.name).write_text(path.read_text())
+    copy_of_terraform(tmp_path)
     (tmp_path / "terraform.tfvars").write_text('environment = "qa"\n')
     assert load(tmp_path).tables["users"].name.endswith("-qa-users")
     (tmp_path / "z.auto.tfvars").write_text('environment = "auto"\n')
     assert load(tmp_path).tables["users"].name.endswith("-auto-users")
     assert load(tmp_path, {"environment": "cli"}).tables["users"].name.endswith("-cli-users")
-
-
-def copy_of_terraform(tmp_path: Path) -> Path:
-    for path in TERRAFORM_DIR.glob("*.tf"):
-        (tmp_path / path.name).write_text(path.read_text())
-    return tmp_path
 
 
 def test_the_websocket_locals_with_for_expressions_evaluate_to_what_terraform_deploys() -> None:
