@@ -55,13 +55,16 @@ Resolver = Callable[[list[str]], Any]
 def _element(value: Any, key: Any, where: str, missing: type[Exception]) -> Any:
     """value[key] or value.key as Terraform looks it up; `missing` is raised when there is no
     such element (Unresolved for what a resolver returned, HclEvalError for a known value)."""
-    numeric = isinstance(key, str) and key.isdigit() or isinstance(key, float) and key.is_integer()
-    if isinstance(value, list) and numeric:
-        key = int(key)
-    if isinstance(value, dict | list) and not (isinstance(value, list) and isinstance(key, str)):
+    if isinstance(value, dict) and isinstance(key, int | float) and not isinstance(key, bool):
+        key = tostring(key)  # a number indexes a map by its string form
+    elif isinstance(value, list) and isinstance(key, str | float) and not isinstance(key, bool):
+        numeric = key.isdigit() if isinstance(key, str) else key.is_integer()
+        key = int(key) if numeric else key
+    usable = isinstance(key, str) if isinstance(value, dict) else type(key) is int
+    if isinstance(value, dict | list) and usable and (isinstance(value, dict) or key >= 0):
         try:
             return value[key]
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError):
             pass
     raise missing(f"{where}: no element {key!r} in a {type_name(value)}")
 

@@ -155,3 +155,22 @@ def test_a_map_for_visits_keys_in_lexical_order_and_filters(mapping: dict[str, i
     assert ev(f"[for k, v in {literal} : k]") == sorted(mapping)
     kept = ev(f"{{for k, v in {literal} : k => v if v > 1}}")
     assert kept == {k: v for k, v in mapping.items() if v > 1}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('{"1" = "one"}[1]', "one"),  # a number indexes a map by its string form
+        ('["a", "b"]["1"]', "b"),  # and a numeric string indexes a list
+        ('["a", "b"][1.0]', "b"),
+        ('[for x in [["a", "b"]] : x[1]]', ["b"]),
+    ],
+)
+def test_indexes_convert_as_in_terraform(expression: str, expected: object) -> None:
+    assert ev(expression) == expected
+
+
+@pytest.mark.parametrize("expression", ["[1, 2][true]", '["a"][-1]', '["a"]["x"]', "{a = 1}[[1]]"])
+def test_an_index_terraform_refuses_is_an_error(expression: str) -> None:
+    with pytest.raises(HclEvalError, match="no element"):
+        ev(f"[for _ in [1] : {expression}]")
