@@ -5,308 +5,46 @@ a quoted string keeps its quotes (`'"rest"'`), an expression is wrapped in `${..
 (`'${var.stage_name}'`), a string template keeps its interpolations
 (`'"${local.name}-users"'`), and a bare keyword stays bare (`'number'`). This module turns
 those back into values: literals, templates, references (`var.`, `local.`, resource
-attributes through a resolver), the operators, conditionals and the handful of functions
-Terraform code in this repository uses. Anything it cannot know without a real plan (an API's
-id, a data source) raises `Unresolved`, and the caller decides what to do with that value.
+attributes through a resolver), the operators, conditionals, `for` expressions, splats and
+the Terraform functions in localcloud.hcl_functions. Parsing is localcloud.hcl_syntax.
+
+Anything it cannot know without a real plan (an API's id, a data source) raises `Unresolved`,
+and the caller decides what to do with that value. An expression Terraform would refuse (a
+`for` over a number, a non-bool `if`, an unknown variable) raises `HclEvalError`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from localcloud.hcl_functions import FUNCTIONS, HclEvalError, set_order, tostring, type_name
+from localcloud.hcl_syntax import HclSyntaxError, Parser, is_quoted, scan_string, unquote_key
+
+__all__ = [
+    "Evaluator",
+    "HclEvalError",
+    "HclSyntaxError",
+    "Unresolved",
+    "evaluate",
+    "evaluate_literal",
+    "located",
+    "unquote_key",
+]
 
 
 class Unresolved(Exception):
     """The value depends on something only `terraform apply` knows (an id, a data source)."""
 
 
-class HclSyntaxError(ValueError):
-    """An expression this evaluator cannot parse."""
-
-
-# -- source-form helpers ------------------------------------------------------------------------
-
-
-def is_quoted(raw: str) -> bool:
-    return len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"'
-
-
-def unquote_key(key: str) -> str:
-    """Map keys and block labels come quoted (`'"$connect"'`) or bare (`createRoom`)."""
-    return decode_literal(key[1:-1]) if is_quoted(key) else key
-
-
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-
-
-def decode_literal(text: str) -> str:
-    """Resolve HCL escapes in a string with no interpolations."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt in _ESCAPES:
-                out.append(_ESCAPES[nxt])
-                i += 2
-                continue
-            if nxt in "uU":
-                width = 4 if nxt == "u" else 8
-                digits = text[i + 2 : i + 2 + width]
-                if len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
-                    out.append(chr(int(digits, 16)))
-                    i += 2 + width
-                    continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-# -- tokenizer ----------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_-]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[{}\[\]().,=:?!<>+\-*/%])
-    """,
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # number, ident, op, string, end
-    value: Any
-
-
-def _scan_string(text: str, start: int) -> tuple[list[Any], int]:
-    """Scan a quoted template starting after its opening quote; return its parts and the index
-    after the closing quote. Parts are literal strings or parsed expression nodes."""
-    parts: list[Any] = []
-    buf: list[str] = []
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            buf.append(text[i : i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            if buf:
-                parts.append(decode_literal("".join(buf)))
-            return parts, i + 1
-        if text.startswith("$${", i) or text.startswith("%%{", i):
-            buf.append(text[i + 1 : i + 3])
-            i += 3
-            continue
-        if text.startswith("%{", i):
-            raise HclSyntaxError("template directives (%{...}) are not supported")
-        if text.startswith("${", i):
-            if buf:
-                parts.append(decode_literal("".join(buf)))
-                buf = []
-            end = _matching_brace(text, i + 1)
-            parts.append(Parser(text[i + 2 : end]).parse())
-            i = end + 1
-            continue
-        buf.append(ch)
-        i += 1
-    raise HclSyntaxError("unterminated string")
-
-
-def _matching_brace(text: str, open_index: int) -> int:
-    """Index of the `}` that closes the `{` at open_index, skipping nested strings."""
-    depth = 0
-    i = open_index
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':
-            _, i = _scan_string(text, i + 1)
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise HclSyntaxError("unbalanced braces")
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    i = 0
-    while i < len(text):
-        if text[i] == '"':
-            parts, i = _scan_string(text, i + 1)
-            tokens.append(Token("string", parts))
-            continue
-        match = _TOKEN.match(text, i)
-        if match is None:
-            raise HclSyntaxError(f"unexpected character {text[i]!r} in {text!r}")
-        i = match.end()
-        kind = match.lastgroup or ""
-        if kind == "ws":
-            continue
-        value: Any = match.group()
-        if kind == "number":
-            value = float(value) if any(c in value for c in ".eE") else int(value)
-        tokens.append(Token(kind, value))
-    tokens.append(Token("end", None))
-    return tokens
-
-
-# -- parser: expression text -> nested tuples ---------------------------------------------------
-
-_BINARY = [
-    ("||",),
-    ("&&",),
-    ("==", "!="),
-    ("<", ">", "<=", ">="),
-    ("+", "-"),
-    ("*", "/", "%"),
-]
-
-
-class Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = tokenize(text)
-        self.pos = 0
-
-    def parse(self) -> Any:
-        node = self.expression()
-        if self.peek().kind != "end":
-            raise HclSyntaxError(f"unexpected {self.peek().value!r} in {self.text!r}")
-        return node
-
-    def peek(self, offset: int = 0) -> Token:
-        return self.tokens[min(self.pos + offset, len(self.tokens) - 1)]
-
-    def take(self) -> Token:
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
-
-    def accept(self, op: str) -> bool:
-        token = self.peek()
-        if token.kind == "op" and token.value == op:
-            self.pos += 1
-            return True
-        return False
-
-    def expect(self, op: str) -> None:
-        if not self.accept(op):
-            raise HclSyntaxError(f"expected {op!r} in {self.text!r}")
-
-    def expression(self) -> Any:
-        condition = self.binary(0)
-        if self.accept("?"):
-            then = self.expression()
-            self.expect(":")
-            otherwise = self.expression()
-            return ("cond", condition, then, otherwise)
-        return condition
-
-    def binary(self, level: int) -> Any:
-        if level == len(_BINARY):
-            return self.unary()
-        left = self.binary(level + 1)
-        while self.peek().kind == "op" and self.peek().value in _BINARY[level]:
-            op = self.take().value
-            left = ("binop", op, left, self.binary(level + 1))
-        return left
-
-    def unary(self) -> Any:
-        if self.accept("!"):
-            return ("not", self.unary())
-        if self.accept("-"):
-            return ("neg", self.unary())
-        return self.postfix(self.primary())
-
-    def postfix(self, node: Any) -> Any:
-        while True:
-            if self.accept("."):
-                token = self.take()
-                if token.kind not in ("ident", "number"):
-                    raise HclSyntaxError(f"bad attribute access in {self.text!r}")
-                node = ("attr", node, str(token.value))
-            elif self.accept("["):
-                if self.accept("*"):
-                    raise HclSyntaxError("splat expressions are not supported")
-                index = self.expression()
-                self.expect("]")
-                node = ("index", node, index)
-            else:
-                return node
-
-    def primary(self) -> Any:
-        token = self.take()
-        if token.kind == "number":
-            return ("lit", token.value)
-        if token.kind == "string":
-            return ("template", token.value)
-        if token.kind == "ident":
-            if token.value in ("true", "false"):
-                return ("lit", token.value == "true")
-            if token.value == "null":
-                return ("lit", None)
-            if self.accept("("):
-                return ("call", token.value, self.arguments())
-            return ("ref", token.value)
-        if token.kind == "op" and token.value == "(":
-            inner = self.expression()
-            self.expect(")")
-            return inner
-        if token.kind == "op" and token.value == "[":
-            return self.tuple_()
-        if token.kind == "op" and token.value == "{":
-            return self.object_()
-        raise HclSyntaxError(f"unexpected {token.value!r} in {self.text!r}")
-
-    def arguments(self) -> list[Any]:
-        args: list[Any] = []
-        while not self.accept(")"):
-            args.append(self.expression())
-            self.accept("...")
-            if not self.accept(","):
-                self.expect(")")
-                break
-        return args
-
-    def tuple_(self) -> Any:
-        if self.peek().kind == "ident" and self.peek().value == "for":
-            raise HclSyntaxError("for expressions are not supported")
-        items: list[Any] = []
-        while not self.accept("]"):
-            items.append(self.expression())
-            if not self.accept(","):
-                self.expect("]")
-                break
-        return ("tuple", items)
-
-    def object_(self) -> Any:
-        if self.peek().kind == "ident" and self.peek().value == "for":
-            raise HclSyntaxError("for expressions are not supported")
-        pairs: list[tuple[Any, Any]] = []
-        while not self.accept("}"):
-            key_token = self.peek()
-            if key_token.kind == "ident" and self.peek(1).value in ("=", ":"):
-                self.take()
-                key: Any = ("lit", key_token.value)
-            else:
-                key = self.expression()
-            if not (self.accept("=") or self.accept(":")):
-                raise HclSyntaxError(f"expected '=' in object in {self.text!r}")
-            pairs.append((key, self.expression()))
-            self.accept(",")
-        return ("object", pairs)
+def located(error: Exception, where: str) -> Exception:
+    """The same kind of error with `where` (file:line and what) in front of its message; an
+    error that already says where it happened is returned as it is."""
+    if getattr(error, "where", None):
+        return error
+    copy = type(error)(f"{where}: {error}")
+    copy.where = where  # type: ignore[attr-defined]
+    return copy
 
 
 # -- evaluation ---------------------------------------------------------------------------------
@@ -314,53 +52,41 @@ class Parser:
 Resolver = Callable[[list[str]], Any]
 
 
-def _tostring(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float | str):
-        return str(value)
-    raise Unresolved(f"tostring() of {type(value).__name__}")
+def _element(value: Any, key: Any, where: str, missing: type[Exception]) -> Any:
+    """value[key] or value.key as Terraform looks it up; `missing` is raised when there is no
+    such element (Unresolved for what a resolver returned, HclEvalError for a known value)."""
+    if isinstance(value, dict) and isinstance(key, int | float) and not isinstance(key, bool):
+        key = tostring(key)  # a number indexes a map by its string form
+    elif isinstance(value, list) and isinstance(key, str | float) and not isinstance(key, bool):
+        numeric = key.isdigit() if isinstance(key, str) else key.is_integer()
+        key = int(key) if numeric else key
+    usable = isinstance(key, str) if isinstance(value, dict) else type(key) is int
+    if isinstance(value, dict | list) and usable and (isinstance(value, dict) or key >= 0):
+        try:
+            return value[key]
+        except (KeyError, IndexError):
+            pass
+    raise missing(f"{where}: no element {key!r} in a {type_name(value)}")
 
 
-def _merge(*maps: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for m in maps:
-        if m is not None:
-            merged.update(m)
-    return merged
-
-
-def _tonumber(value: Any) -> int | float:
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "tostring": _tostring,
-    "tonumber": _tonumber,
-    "tobool": lambda v: v if isinstance(v, bool) else str(v) == "true",
-    "jsonencode": lambda v: json.dumps(v, separators=(",", ":")),
-    "jsondecode": json.loads,
-    "merge": _merge,
-    "lower": lambda s: str(s).lower(),
-    "upper": lambda s: str(s).upper(),
-    "concat": lambda *lists: [x for item in lists for x in item],
-    "length": len,
-    "join": lambda sep, items: str(sep).join(_tostring(i) for i in items),
-    "lookup": lambda m, k, *default: m[k] if k in m or not default else default[0],
-    "coalesce": lambda *xs: next(x for x in xs if x not in (None, "")),
-    "max": max,
-    "min": min,
-    "format": lambda fmt, *args: re.sub(r"%[sd]", "{}", str(fmt)).format(*args),
-    "replace": lambda s, old, new: str(s).replace(old, new),
-}
+def _pairs(collection: Any) -> list[tuple[Any, Any]]:
+    """What a for expression iterates: (key, value) pairs in Terraform's order."""
+    if isinstance(collection, dict):  # a map or object: its keys in lexical order
+        return [(k, collection[k]) for k in sorted(collection)]
+    if isinstance(collection, list):
+        return list(enumerate(collection))
+    if isinstance(collection, frozenset):  # a set: each element is its own key
+        return [(v, v) for v in set_order(collection)]
+    raise HclEvalError(
+        f"a for expression cannot iterate over a {type_name(collection)} ({collection!r}); "
+        "it needs a list, set, map or object"
+    )
 
 
 class Evaluator:
     def __init__(self, resolve: Resolver) -> None:
         self.resolve = resolve
+        self.scope: dict[str, Any] = {}  # the variables of the enclosing for expressions
 
     def value(self, raw: Any) -> Any:
         """Evaluate one value as python-hcl2 serialized it."""
@@ -371,7 +97,7 @@ class Evaluator:
         if not isinstance(raw, str):
             return raw
         if is_quoted(raw):
-            parts, end = _scan_string(raw, 1)
+            parts, end = scan_string(raw, 1)
             if end != len(raw):
                 raise HclSyntaxError(f"unexpected text after string in {raw!r}")
             return self.node(("template", parts))
@@ -386,11 +112,9 @@ class Evaluator:
             parts = node[1]
             if len(parts) == 1 and not isinstance(parts[0], str):
                 return self.node(parts[0])
-            return "".join(p if isinstance(p, str) else _tostring(self.node(p)) for p in parts)
+            return "".join(p if isinstance(p, str) else tostring(self.node(p)) for p in parts)
         if kind == "cond":
             return self.node(node[2]) if self.node(node[1]) else self.node(node[3])
-        if kind == "binop":
-            return self.binop(node[1], node[2], node[3])
         if kind == "not":
             return not self.node(node[1])
         if kind == "neg":
@@ -398,11 +122,17 @@ class Evaluator:
         if kind == "tuple":
             return [self.node(item) for item in node[1]]
         if kind == "object":
-            return {_tostring(self.node(k)): self.node(v) for k, v in node[1]}
-        if kind == "call":
-            return self.call(node[1], node[2])
+            return {tostring(self.node(k)): self.node(v) for k, v in node[1]}
         if kind in ("ref", "attr", "index"):
             return self.reference(node)
+        handlers: dict[str, Callable[..., Any]] = {
+            "binop": self.binop,
+            "call": self.call,
+            "for": self.for_,
+            "splat": self.splat,
+        }
+        if kind in handlers:
+            return handlers[kind](*node[1:])
         raise HclSyntaxError(f"unknown node {kind}")
 
     def binop(self, op: str, left: Any, right: Any) -> Any:
@@ -431,7 +161,7 @@ class Evaluator:
             for arg in args:
                 try:
                     return self.node(arg)
-                except (Unresolved, KeyError, IndexError, TypeError):
+                except (Unresolved, HclEvalError, KeyError, IndexError, TypeError):
                     continue
             raise Unresolved("try(): no argument could be evaluated")
         function = FUNCTIONS.get(name)
@@ -445,6 +175,9 @@ class Evaluator:
         while node[0] in ("attr", "index"):
             chain.append(node)
             node = node[1]
+        if node[0] != "ref":  # (expr).a, f(x)[0], a.*.b[0]: every step is on a known value
+            value = self.node(node)
+            return self.steps(value, list(reversed(chain)), ["(expression)"], HclEvalError)
         path = [node[1]]
         rest: list[Any] = []
         for link in reversed(chain):
@@ -452,14 +185,83 @@ class Evaluator:
                 path.append(link[2])
             else:
                 rest.append(link)
-        value = self.resolve(path)
-        for link in rest:
+        if path[0] in self.scope:
+            value = self.scope[path[0]]
+            links = [("attr", None, name) for name in path[1:]] + rest
+            return self.steps(value, links, path[:1], HclEvalError)
+        if len(path) == 1:
+            defined = f" (the for expression defines {', '.join(sorted(self.scope))})"
+            raise HclEvalError(f"unknown variable {path[0]!r}{defined if self.scope else ''}")
+        return self.steps(self.resolve(path), rest, path, Unresolved)
+
+    def steps(self, value: Any, links: list[Any], path: list[str], missing: type[Exception]) -> Any:
+        for link in links:
             key = link[2] if link[0] == "attr" else self.node(link[2])
-            try:
-                value = value[key]
-            except (KeyError, IndexError, TypeError) as e:
-                raise Unresolved(f"{'.'.join(path)}: no element {key!r}") from e
+            value = _element(value, key, ".".join(path), missing)
+            path = [*path, str(key)]
         return value
+
+    def splat(self, source: Any, steps: list[Any]) -> list[Any]:
+        """`coll[*].a` / `coll.*.a`: the steps applied to each element. Per the HCL spec null
+        splats to [] and any other value that is not a list or set to a one-element list."""
+        value = self.node(source)
+        if value is None:
+            return []
+        items = set_order(value) if isinstance(value, frozenset) else value
+        links = [("attr", None, s[1]) if s[0] == "attr" else ("index", None, s[1]) for s in steps]
+        return [
+            self.steps(item, links, ["(splat)"], HclEvalError)
+            for item in (items if isinstance(items, list) else [items])
+        ]
+
+    def for_(
+        self,
+        names: list[str],
+        collection_node: Any,
+        key_node: Any,
+        value_node: Any,
+        group: bool,
+        condition_node: Any,
+    ) -> Any:
+        pairs = _pairs(self.node(collection_node))
+        items: list[Any] = []
+        objects: dict[str, Any] = {}
+        outer = self.scope
+        try:
+            for key, value in pairs:
+                self.scope = {**outer, names[-1]: value}
+                if len(names) == 2:
+                    self.scope[names[0]] = key
+                if condition_node is not None and not self.condition(condition_node):
+                    continue
+                if key_node is None:
+                    items.append(self.node(value_node))
+                    continue
+                name = self.node(key_node)
+                if name is None or not isinstance(name, str | int | float):
+                    raise HclEvalError(f"a for expression's key must be a string, got {name!r}")
+                name = tostring(name)
+                if group:
+                    objects.setdefault(name, []).append(self.node(value_node))
+                elif name in objects:
+                    raise HclEvalError(
+                        f"duplicate key {name!r} in a for expression (write ... after the "
+                        "value to group the values of equal keys into lists)"
+                    )
+                else:
+                    objects[name] = self.node(value_node)
+        finally:
+            self.scope = outer
+        return items if key_node is None else objects
+
+    def condition(self, node: Any) -> bool:
+        keep = self.node(node)
+        if not isinstance(keep, bool):
+            raise HclEvalError(
+                "the if condition of a for expression must be true or false, "
+                f"got a {type_name(keep)} ({keep!r})"
+            )
+        return keep
 
 
 def evaluate(raw: Any, resolve: Resolver) -> Any:

@@ -10,6 +10,7 @@ and of `aws_dynamodb_table` / `aws_apigatewayv2_authorizer` resources.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,15 @@ from typing import Any
 import hcl2
 from hcl2 import SerializationOptions
 
-from localcloud.hcl import HclSyntaxError, Unresolved, evaluate, evaluate_literal, unquote_key
+from localcloud.hcl import (
+    HclEvalError,
+    HclSyntaxError,
+    Unresolved,
+    evaluate,
+    evaluate_literal,
+    located,
+    unquote_key,
+)
 
 _OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, preserve_heredocs=False)
 
@@ -169,6 +178,32 @@ class Topology:
     parse_seconds: float = 0.0
 
 
+# What a reference may start with besides var., local. and a declared resource type; values
+# under these are only known to a real plan.
+_NAMESPACES = frozenset({"data", "module", "path", "terraform", "each", "count", "self"})
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_RESOURCE = re.compile(r'^resource\s+"([^"]+)"\s+"([^"]+)"')
+_ATTRIBUTE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=(?!=)")
+
+
+def _source_lines(text: str) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """The line of each `locals` attribute and of each `resource` block in a .tf file, found by
+    following bracket depth line by line (strings and comments left out), for error messages."""
+    local_lines: dict[str, int] = {}
+    resource_lines: dict[tuple[str, str], int] = {}
+    depth, in_locals = 0, False
+    for number, line in enumerate(text.splitlines(), 1):
+        code = _STRING.sub('""', line).split("#", 1)[0].split("//", 1)[0]
+        if depth == 0:
+            in_locals = code.strip().startswith("locals")
+            if match := _RESOURCE.match(line):
+                resource_lines[(match[1], match[2])] = number
+        elif depth == 1 and in_locals and (match := _ATTRIBUTE.match(code)):
+            local_lines.setdefault(match[1], number)
+        depth += sum(code.count(c) for c in "{[(") - sum(code.count(c) for c in "}])")
+    return local_lines, resource_lines
+
+
 class _Stack:
     """The merged contents of every .tf file, with lazy, cycle-safe evaluation."""
 
@@ -177,6 +212,8 @@ class _Stack:
         self.locals_raw: dict[str, Any] = {}
         self.variables_raw: dict[str, dict[str, Any]] = {}
         self.resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self.local_where: dict[str, str] = {}  # local name => "file:line"
+        self.resource_where: dict[tuple[str, str], str] = {}
         files = sorted(directory.glob("*.tf"))
         if not files:
             raise TerraformError(f"no .tf files in {directory}")
@@ -186,8 +223,13 @@ class _Stack:
                     document = hcl2.load(handle, serialization_options=_OPTIONS)
             except Exception as e:
                 raise TerraformError(f"{path}: python-hcl2 cannot parse it: {e}") from e
+            local_lines, resource_lines = _source_lines(path.read_text(encoding="utf-8"))
             for block in document.get("locals", []):
                 self.locals_raw.update(block)
+                for name in block:
+                    self.local_where[name] = f"{path}:{local_lines.get(name, 1)}"
+            for (rtype, rname), line in resource_lines.items():
+                self.resource_where[(rtype, rname)] = f"{path}:{line}"
             for block in document.get("variable", []):
                 for name, body in block.items():
                     self.variables_raw[unquote_key(name)] = body
@@ -232,7 +274,12 @@ class _Stack:
             return _walk(self.local(path[1]), path[2:], path)
         if head in self.resources and len(path) >= 3:
             return _walk(self.resource_attribute(head, path[1], path[2]), path[3:], path)
-        raise Unresolved(f"{'.'.join(path)} is only known after terraform apply")
+        if head in self.resources or head in _NAMESPACES:
+            raise Unresolved(f"{'.'.join(path)} is only known after terraform apply")
+        raise HclEvalError(
+            f"{'.'.join(path)}: {head!r} is not a variable, a local or a resource type "
+            f"declared in {self.directory}"
+        )
 
     def local(self, name: str) -> Any:
         if name in self._locals:
@@ -243,7 +290,7 @@ class _Stack:
             raise TerraformError(f"local.{name} refers to itself")
         self._evaluating.add(name)
         try:
-            value = evaluate(self.locals_raw[name], self.resolve)
+            value = self.evaluate(self.locals_raw[name], f"{self.local_where[name]}: local.{name}")
         finally:
             self._evaluating.discard(name)
         self._locals[name] = value
@@ -257,11 +304,24 @@ class _Stack:
         if key not in self._resource_values:
             if attribute not in body or isinstance(body[attribute], list):
                 raise Unresolved(f"{rtype}.{rname}.{attribute} is only known after apply")
-            self._resource_values[key] = evaluate(body[attribute], self.resolve)
+            where = self.resource_where.get((rtype, rname), str(self.directory))
+            self._resource_values[key] = self.evaluate(
+                body[attribute], f"{where}: {rtype}.{rname}.{attribute}"
+            )
         return self._resource_values[key]
 
-    def evaluate(self, raw: Any) -> Any:
-        return evaluate(raw, self.resolve)
+    def evaluate(self, raw: Any, where: str | None = None) -> Any:
+        """Evaluate a value; with `where` ("file:line: what"), an error says where it is."""
+        try:
+            return evaluate(raw, self.resolve)
+        except (Unresolved, HclSyntaxError, HclEvalError) as e:
+            if where is None or getattr(e, "where", None):
+                raise
+            raise located(e, where) from e
+        except (ArithmeticError, LookupError, TypeError, ValueError) as e:
+            # A function or operator on the wrong kind of value: Terraform refuses it too.
+            error = HclEvalError(f"{type(e).__name__}: {e}")
+            raise (located(error, where) if where else error) from e
 
 
 def _walk(value: Any, rest: list[str], path: list[str]) -> Any:
@@ -339,8 +399,8 @@ def _local(stack: _Stack, name: str, default: Any = None) -> Any:
         return default
     try:
         return stack.local(name)
-    except (Unresolved, HclSyntaxError) as e:
-        raise TerraformError(f"local.{name}: {e}") from e
+    except (Unresolved, HclSyntaxError, HclEvalError) as e:
+        raise TerraformError(str(e)) from e  # it names the file, the line and the local
 
 
 def _stream_table(stack: _Stack) -> str | None:
@@ -393,13 +453,29 @@ def _known(functions: Mapping[str, Function], function: Any, where: str) -> str:
 
 
 def _routes(stack: _Stack, functions: Mapping[str, Function]) -> dict[str, Route]:
+    """local.websocket_routes, read as terraform/websocket_api.tf deploys it: a route is
+    two-way when it is in local.websocket_replies (its aws_apigatewayv2_route_response), and
+    its function must be in local.websocket_functions (the integrations)."""
+    specs = _local(stack, "websocket_routes", {}) or {}
+    replies = _local(stack, "websocket_replies")
+    integrated = _local(stack, "websocket_functions")
+    for function in integrated or ():
+        _known(functions, function, "local.websocket_functions")
     routes: dict[str, Route] = {}
-    for key, spec in (_local(stack, "websocket_routes", {}) or {}).items():
+    for key, spec in specs.items():
+        where = f"local.websocket_routes[{key!r}]"
+        function = _known(functions, spec.get("function"), where)
+        if integrated is not None and function not in integrated:
+            raise TerraformError(
+                f"{where}: function {function!r} has no integration "
+                f"(it is not in local.websocket_functions, {stack.local_where['websocket_functions']})"
+            )
+        reply = key in replies if isinstance(replies, Mapping) else spec.get("reply", False)
         routes[key] = Route(
             key=key,
-            function=_known(functions, spec.get("function"), f"local.websocket_routes[{key!r}]"),
+            function=function,
             authorizer=bool(spec.get("authorizer", False)),
-            reply=bool(spec.get("reply", False)),
+            reply=bool(reply),
         )
     return routes
 
@@ -443,12 +519,16 @@ def _environment(stack: _Stack) -> tuple[dict[str, str], dict[str, str]]:
     env_raw = stack.locals_raw.get("lambda_environment", {})
     if isinstance(env_raw, str):
         env_raw = _local(stack, "lambda_environment", {})
+    where = stack.local_where.get("lambda_environment", str(stack.directory))
     for name, raw in (env_raw or {}).items():
+        key = unquote_key(name)
         try:
-            value = stack.evaluate(raw)
-            environment[unquote_key(name)] = _env_string(value)
+            value = stack.evaluate(raw, f"{where}: local.lambda_environment.{key}")
+            environment[key] = _env_string(value)
         except (Unresolved, HclSyntaxError, TerraformError) as e:
-            unresolved[unquote_key(name)] = str(e)
+            unresolved[key] = str(e)  # only apply knows it, or the evaluator cannot read it
+        except HclEvalError as e:
+            raise TerraformError(str(e)) from e  # Terraform would refuse it too
     return environment, unresolved
 
 

@@ -3,15 +3,22 @@ built as Terraform's provider would create them, clear errors for what it cannot
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from localcloud.hcl import Unresolved, evaluate
-from localcloud.terraform import TerraformError, load
+from localcloud.terraform import TerraformError, _Stack, load
 from tests.integration.conftest import TERRAFORM_DIR
 
 pytestmark = pytest.mark.integration
+
+
+def copy_of_terraform(tmp_path: Path) -> Path:
+    for path in TERRAFORM_DIR.glob("*.tf"):
+        (tmp_path / path.name).write_text(path.read_text())
+    return tmp_path
 
 
 def resolver(path: list[str]) -> object:
@@ -65,9 +72,7 @@ def test_the_stack_is_read_from_terraform() -> None:
 
 
 def test_a_route_naming_an_unknown_function_is_refused(tmp_path: Path) -> None:
-    for path in TERRAFORM_DIR.glob("*.tf"):
-        (tmp_path / path.name).write_text(path.read_text())
-    locals_tf = tmp_path / "locals.tf"
+    locals_tf = copy_of_terraform(tmp_path) / "locals.tf"
     locals_tf.write_text(
         locals_tf.read_text().replace(
             'sendMessage = { function = "send_message"', 'sendMessage = { function = "nope"'
@@ -78,10 +83,73 @@ def test_a_route_naming_an_unknown_function_is_refused(tmp_path: Path) -> None:
 
 
 def test_tfvars_and_var_overrides_apply_as_in_terraform(tmp_path: Path) -> None:
-    for path in TERRAFORM_DIR.glob("*.tf"):
-        (tmp_path / path.name).write_text(path.read_text())
+    copy_of_terraform(tmp_path)
     (tmp_path / "terraform.tfvars").write_text('environment = "qa"\n')
     assert load(tmp_path).tables["users"].name.endswith("-qa-users")
     (tmp_path / "z.auto.tfvars").write_text('environment = "auto"\n')
     assert load(tmp_path).tables["users"].name.endswith("-auto-users")
     assert load(tmp_path, {"environment": "cli"}).tables["users"].name.endswith("-cli-users")
+
+
+def test_the_websocket_locals_with_for_expressions_evaluate_to_what_terraform_deploys() -> None:
+    stack = _Stack(TERRAFORM_DIR.resolve(), {})
+    routes = stack.local("websocket_routes")
+    assert stack.local("websocket_functions") == frozenset({"connections", "rooms", "send_message"})
+    replies = stack.local("websocket_replies")
+    assert replies == {key: route for key, route in routes.items() if route["reply"]}
+    assert "sendMessage" not in replies and "$connect" not in replies
+    assert list(replies) == sorted(replies)  # a for over a map runs in lexical key order
+    topology = load(TERRAFORM_DIR)
+    assert {k for k, r in topology.routes.items() if r.reply} == set(replies)
+    assert stack.local_where["websocket_replies"].endswith("websocket_api.tf:7")
+
+
+def test_a_route_is_two_way_when_websocket_replies_says_so(tmp_path: Path) -> None:
+    """The reader takes the route responses from local.websocket_replies (the for expression
+    Terraform's aws_apigatewayv2_route_response uses), not from each route's flag alone."""
+    terraform = copy_of_terraform(tmp_path)
+    websocket_tf = terraform / "websocket_api.tf"
+    websocket_tf.write_text(
+        websocket_tf.read_text().replace(
+            "key => route if route.reply }", 'key => route if route.reply && key != "ping" }'
+        )
+    )
+    routes = load(terraform).routes
+    assert not routes["ping"].reply
+    assert routes["createRoom"].reply
+
+
+def test_a_route_whose_function_has_no_integration_is_refused(tmp_path: Path) -> None:
+    terraform = copy_of_terraform(tmp_path)
+    websocket_tf = terraform / "websocket_api.tf"
+    websocket_tf.write_text(
+        websocket_tf.read_text().replace(
+            ": route.function])", ': route.function if route.function != "send_message"])'
+        )
+    )
+    with pytest.raises(TerraformError, match=r"'send_message' has no integration.*:6\)"):
+        load(terraform)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("[for x in 3 : x]", "cannot iterate over a number"),
+        ('{ for key, route in local.websocket_routes : key => route if "yes" }', "true or false"),
+        ("[for route in values(local.websocket_routes) : rout.function]", "'rout' is not a"),
+        ("[for route in values(local.websocket_routes) : nope]", "unknown variable 'nope'"),
+        ("[for x in [1] : x", "python-hcl2 cannot parse it"),
+    ],
+)
+def test_a_bad_for_in_a_local_names_the_file_and_line(
+    tmp_path: Path, expression: str, message: str
+) -> None:
+    terraform = copy_of_terraform(tmp_path)
+    websocket_tf = terraform / "websocket_api.tf"
+    text = websocket_tf.read_text()
+    start = text.index("  websocket_replies")
+    end = text.index("\n", start)
+    websocket_tf.write_text(f"{text[:start]}  websocket_replies = {expression}{text[end:]}")
+    located = re.escape(f"{websocket_tf}:7: local.websocket_replies: ") + f".*{message}"
+    with pytest.raises(TerraformError, match=located if "parse" not in message else message):
+        load(terraform)
