@@ -79,6 +79,9 @@ def measure(room_size: int) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
+    from chat import keys
+    from chat.models import OpenConnection
+    from chat.store import connection_item
     from tests.unit.harness import Harness
     from tests.unit.schema import table_definitions
 
@@ -140,20 +143,13 @@ def measure(room_size: int) -> dict[str, Any]:
             table_ = chat.dynamodb.Table("test-connections")
             with table_.batch_writer() as batch:
                 for i in range(1000 - room_size):
-                    batch.put_item(
-                        Item={
-                            "pk": f"CONN#other{i}",
-                            "sk": "META",
-                            "connectionId": f"other{i}",
-                            "username": f"other{i}",
-                            "connectedAt": "2026-11-24T00:00:00.000Z",
-                            "ttl": 2**31,
-                        }
-                    )
+                    other = f"other{i}"
+                    meta = OpenConnection(other, other, "2026-11-24T00:00:00.000Z", 2**31, ())
+                    batch.put_item(Item=connection_item(meta))
             meter.reset()
             kwargs: dict[str, Any] = {
                 "FilterExpression": "begins_with(pk, :p)",
-                "ExpressionAttributeValues": {":p": "CONN#"},
+                "ExpressionAttributeValues": {":p": keys.CONNECTION_PREFIX},
             }
             while True:
                 page = table_.scan(**kwargs)

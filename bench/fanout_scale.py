@@ -61,11 +61,13 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
         server = StandIn(port, delay_ms / 1000)
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
+        from chat import keys
         from chat.config import Settings
         from chat.fanout import DeliveryLog, FanOut, StreamRecord
-        from chat.models import Message
+        from chat.models import Connection, Message
         from chat.notifier import ManagementApiPoster
         from chat.runtime import Stores, client_config
+        from chat.store import index_item
 
         settings = Settings.from_env()
         stores = Stores.from_settings(settings, pool_size=concurrency)
@@ -82,15 +84,9 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
             room = f"room{size}"
             with connections_table.batch_writer() as batch:
                 for i in range(size):
-                    batch.put_item(
-                        Item={
-                            "pk": f"ROOM#{room}",
-                            "sk": f"CONN#c{size}-{i}",
-                            "connectionId": f"c{size}-{i}",
-                            "username": f"user{i}",
-                            "ttl": 2**31,
-                        }
-                    )
+                    connection = Connection(f"c{size}-{i}", f"user{i}")
+                    key = keys.room_connection(room, connection.connection_id)
+                    batch.put_item(Item=index_item(key, connection, 2**31))
             message = Message(
                 room, f"01KWB3R{size:019d}", "alice", "hello", "2026-11-24T00:00:00.000Z"
             )
@@ -106,7 +102,7 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
             while True:
                 page = connections_table.scan(**kwargs)
                 for item in page["Items"]:
-                    if item["pk"] == f"ROOM#{room}":
+                    if item["pk"] == keys.room_pk(room):
                         poster.post(str(item["connectionId"]), b'{"type":"message"}')
                     scanned += 1
                 if "LastEvaluatedKey" not in page:

@@ -78,6 +78,17 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class OpenConnection:
+    """A connection as its own item records it: whose, since when, which rooms it receives."""
+
+    connection_id: str
+    username: str
+    connected_at: str
+    ttl: int
+    room_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ClosedConnection:
     """What removing a connection leaves to tell: whose it was and which rooms it received."""
 

@@ -1,7 +1,9 @@
-"""The DynamoDB data layer. Each store takes a boto3 Table and owns its item keys.
+"""The DynamoDB data layer. Each store takes a boto3 Table and returns models, never items.
 
-Key layouts are documented in docs/design.md and the README's data model. ClientErrors become
-typed domain errors here, so nothing above this module knows about boto3.
+Per entity, one section: its item <-> model mapping (`*_item` / `*_from_item`), then its store.
+Every key string comes from chat.keys. Layouts are documented in docs/design.md and the README's
+data model. ClientErrors become typed domain errors here, so nothing above this module knows
+about boto3.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from chat import keys
 from chat.errors import ConflictError, NotFoundError, UsernameTakenError
 from chat.models import (
     ClosedConnection,
@@ -21,9 +24,9 @@ from chat.models import (
     JoinRequest,
     Member,
     Message,
+    OpenConnection,
     Room,
     User,
-    user_key,
 )
 
 BATCH_WRITE_MAX = 25
@@ -67,6 +70,35 @@ def _batch_write(table: Any, puts: list[dict[str, Any]], deletes: list[dict[str,
             batch.delete_item(Key=key)
 
 
+# -- users and tickets (users table) ------------------------------------------------------------
+
+
+def user_item(user: User) -> dict[str, Any]:
+    return {
+        **keys.user(user.username),
+        "username": user.username,
+        "passwordHash": user.password_hash,
+        "createdAt": user.created_at,
+    }
+
+
+def user_from_item(item: dict[str, Any]) -> User:
+    return User(
+        username=str(item["username"]),
+        password_hash=str(item["passwordHash"]),
+        created_at=str(item.get("createdAt", "")),
+    )
+
+
+def ticket_item(ticket_hash: str, username: str, expires_at: int) -> dict[str, Any]:
+    return {
+        **keys.ticket(ticket_hash),
+        "username": username,
+        "expiresAt": expires_at,
+        "ttl": expires_at,
+    }
+
+
 class UsersStore:
     """users table: USER#<lower> accounts and TICKET#<sha256> WebSocket tickets."""
 
@@ -76,12 +108,7 @@ class UsersStore:
     def create_user(self, username: str, password_hash: str, created_at: str) -> None:
         try:
             self.table.put_item(
-                Item={
-                    "pk": f"USER#{user_key(username)}",
-                    "username": username,
-                    "passwordHash": password_hash,
-                    "createdAt": created_at,
-                },
+                Item=user_item(User(username, password_hash, created_at)),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as e:
@@ -90,26 +117,11 @@ class UsersStore:
             raise
 
     def get_user(self, username: str) -> User | None:
-        item = self.table.get_item(
-            Key={"pk": f"USER#{user_key(username)}"}, ConsistentRead=True
-        ).get("Item")
-        if not item:
-            return None
-        return User(
-            username=str(item["username"]),
-            password_hash=str(item["passwordHash"]),
-            created_at=str(item.get("createdAt", "")),
-        )
+        item = self.table.get_item(Key=keys.user(username), ConsistentRead=True).get("Item")
+        return user_from_item(item) if item else None
 
     def put_ticket(self, ticket_hash: str, username: str, expires_at: int) -> None:
-        self.table.put_item(
-            Item={
-                "pk": f"TICKET#{ticket_hash}",
-                "username": username,
-                "expiresAt": expires_at,
-                "ttl": expires_at,
-            }
-        )
+        self.table.put_item(Item=ticket_item(ticket_hash, username, expires_at))
 
     def consume_ticket(self, ticket_hash: str, now: int) -> str | None:
         """Deletes the ticket if it exists and has not expired; its username, else None.
@@ -118,7 +130,7 @@ class UsersStore:
         """
         try:
             response = self.table.delete_item(
-                Key={"pk": f"TICKET#{ticket_hash}"},
+                Key=keys.ticket(ticket_hash),
                 ConditionExpression="attribute_exists(pk) AND expiresAt > :now",
                 ExpressionAttributeValues={":now": now},
                 ReturnValues="ALL_OLD",
@@ -132,6 +144,74 @@ class UsersStore:
         return str(username) if username else None
 
 
+# -- rooms, memberships and join requests (rooms table) -----------------------------------------
+
+
+def room_item(room: Room) -> dict[str, Any]:
+    return {
+        **keys.room(room.room_id),
+        "roomId": room.room_id,
+        "name": room.name,
+        "admin": room.admin,
+        "createdAt": room.created_at,
+    }
+
+
+def room_from_item(item: dict[str, Any]) -> Room:
+    return Room(
+        room_id=str(item["roomId"]),
+        name=str(item["name"]),
+        admin=str(item["admin"]),
+        created_at=str(item["createdAt"]),
+    )
+
+
+def member_item(member: Member) -> dict[str, Any]:
+    """userKey is the byUser index's partition key: "my rooms" is one Query."""
+    return {
+        **keys.member(member.room_id, member.username),
+        "roomId": member.room_id,
+        "username": member.username,
+        "role": member.role,
+        "joinedAt": member.joined_at,
+        "userKey": keys.user_pk(member.username),
+        "roomName": member.room_name,
+        "roomCreatedAt": member.room_created_at,
+    }
+
+
+def member_from_item(item: dict[str, Any]) -> Member:
+    return Member(
+        room_id=str(item["roomId"]),
+        username=str(item["username"]),
+        role=str(item["role"]),
+        joined_at=str(item["joinedAt"]),
+        room_name=str(item.get("roomName", "")),
+        room_created_at=str(item.get("roomCreatedAt", "")),
+    )
+
+
+def request_item(request: JoinRequest) -> dict[str, Any]:
+    return {
+        **keys.request(request.room_id, request.username),
+        "roomId": request.room_id,
+        "username": request.username,
+        "requestedAt": request.requested_at,
+    }
+
+
+def request_from_item(item: dict[str, Any]) -> JoinRequest:
+    return JoinRequest(
+        room_id=str(item["roomId"]),
+        username=str(item["username"]),
+        requested_at=str(item["requestedAt"]),
+    )
+
+
+def _membership(room: Room, username: str, role: str, joined_at: str) -> Member:
+    return Member(room.room_id, username, role, joined_at, room.name, room.created_at)
+
+
 class RoomsStore:
     """rooms table: ROOM#<id> with META, MEMBER#<lower> and REQUEST#<lower> items.
 
@@ -143,56 +223,19 @@ class RoomsStore:
         self.table = table
         self.client = table.meta.client
 
-    @staticmethod
-    def _member_item(room: Room, username: str, role: str, joined_at: str) -> dict[str, Any]:
-        return {
-            "pk": f"ROOM#{room.room_id}",
-            "sk": f"MEMBER#{user_key(username)}",
-            "roomId": room.room_id,
-            "username": username,
-            "role": role,
-            "joinedAt": joined_at,
-            "userKey": f"USER#{user_key(username)}",
-            "roomName": room.name,
-            "roomCreatedAt": room.created_at,
-        }
-
-    @staticmethod
-    def _member_from_item(item: dict[str, Any]) -> Member:
-        return Member(
-            room_id=str(item["roomId"]),
-            username=str(item["username"]),
-            role=str(item["role"]),
-            joined_at=str(item["joinedAt"]),
-            room_name=str(item.get("roomName", "")),
-            room_created_at=str(item.get("roomCreatedAt", "")),
-        )
-
     def create_room(self, room: Room) -> None:
-        meta = {
-            "pk": f"ROOM#{room.room_id}",
-            "sk": "META",
-            "roomId": room.room_id,
-            "name": room.name,
-            "admin": room.admin,
-            "createdAt": room.created_at,
-        }
+        admin = _membership(room, room.admin, "admin", room.created_at)
         try:
             self.client.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": self.table.name,
-                            "Item": meta,
+                            "Item": room_item(room),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {
-                        "Put": {
-                            "TableName": self.table.name,
-                            "Item": self._member_item(room, room.admin, "admin", room.created_at),
-                        }
-                    },
+                    {"Put": {"TableName": self.table.name, "Item": member_item(admin)}},
                 ]
             )
         except ClientError as e:
@@ -201,47 +244,33 @@ class RoomsStore:
             raise
 
     def get_room(self, room_id: str) -> Room | None:
-        item = self.table.get_item(Key={"pk": f"ROOM#{room_id}", "sk": "META"}).get("Item")
-        if not item:
-            return None
-        return Room(
-            room_id=str(item["roomId"]),
-            name=str(item["name"]),
-            admin=str(item["admin"]),
-            created_at=str(item["createdAt"]),
-        )
+        item = self.table.get_item(Key=keys.room(room_id)).get("Item")
+        return room_from_item(item) if item else None
 
     def get_member(self, room_id: str, username: str) -> Member | None:
-        item = self.table.get_item(
-            Key={"pk": f"ROOM#{room_id}", "sk": f"MEMBER#{user_key(username)}"}
-        ).get("Item")
-        return self._member_from_item(item) if item else None
+        item = self.table.get_item(Key=keys.member(room_id, username)).get("Item")
+        return member_from_item(item) if item else None
 
     def list_members(self, room_id: str) -> list[Member]:
-        items = _query_all(
-            self.table,
-            KeyConditionExpression=Key("pk").eq(f"ROOM#{room_id}")
-            & Key("sk").begins_with("MEMBER#"),
-        )
-        return [self._member_from_item(i) for i in items]
+        return [member_from_item(i) for i in self._room_items(room_id, keys.MEMBER_PREFIX)]
 
     def list_requests(self, room_id: str) -> list[JoinRequest]:
-        items = _query_all(
+        return [request_from_item(i) for i in self._room_items(room_id, keys.REQUEST_PREFIX)]
+
+    def _room_items(self, room_id: str, sk_prefix: str) -> Iterator[dict[str, Any]]:
+        return _query_all(
             self.table,
-            KeyConditionExpression=Key("pk").eq(f"ROOM#{room_id}")
-            & Key("sk").begins_with("REQUEST#"),
+            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
+            & Key("sk").begins_with(sk_prefix),
         )
-        return [
-            JoinRequest(str(i["roomId"]), str(i["username"]), str(i["requestedAt"])) for i in items
-        ]
 
     def rooms_of(self, username: str) -> list[Member]:
         items = _query_all(
             self.table,
             IndexName="byUser",
-            KeyConditionExpression=Key("userKey").eq(f"USER#{user_key(username)}"),
+            KeyConditionExpression=Key("userKey").eq(keys.user_pk(username)),
         )
-        return [self._member_from_item(i) for i in items]
+        return [member_from_item(i) for i in items]
 
     def add_request(self, room_id: str, username: str, requested_at: str) -> None:
         """A pending join request; ConflictError if one is pending or the user is a member."""
@@ -251,20 +280,14 @@ class RoomsStore:
                     {
                         "ConditionCheck": {
                             "TableName": self.table.name,
-                            "Key": {"pk": f"ROOM#{room_id}", "sk": f"MEMBER#{user_key(username)}"},
+                            "Key": keys.member(room_id, username),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.table.name,
-                            "Item": {
-                                "pk": f"ROOM#{room_id}",
-                                "sk": f"REQUEST#{user_key(username)}",
-                                "roomId": room_id,
-                                "username": username,
-                                "requestedAt": requested_at,
-                            },
+                            "Item": request_item(JoinRequest(room_id, username, requested_at)),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -278,33 +301,26 @@ class RoomsStore:
             raise
 
     def get_request(self, room_id: str, username: str) -> JoinRequest | None:
-        item = self.table.get_item(
-            Key={"pk": f"ROOM#{room_id}", "sk": f"REQUEST#{user_key(username)}"}
-        ).get("Item")
-        if not item:
-            return None
-        return JoinRequest(str(item["roomId"]), str(item["username"]), str(item["requestedAt"]))
+        item = self.table.get_item(Key=keys.request(room_id, username)).get("Item")
+        return request_from_item(item) if item else None
 
     def approve(self, room: Room, username: str, joined_at: str) -> Member:
         """Turns a pending request into membership, atomically."""
-        item = self._member_item(room, username, "member", joined_at)
+        member = _membership(room, username, "member", joined_at)
         try:
             self.client.transact_write_items(
                 TransactItems=[
                     {
                         "Delete": {
                             "TableName": self.table.name,
-                            "Key": {
-                                "pk": f"ROOM#{room.room_id}",
-                                "sk": f"REQUEST#{user_key(username)}",
-                            },
+                            "Key": keys.request(room.room_id, username),
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.table.name,
-                            "Item": item,
+                            "Item": member_item(member),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -314,18 +330,58 @@ class RoomsStore:
             if _is_condition_failure(e):
                 raise NotFoundError(f"There is no pending join request from {username}.") from e
             raise
-        return self._member_from_item(item)
+        return member
 
     def reject(self, room_id: str, username: str) -> None:
         try:
             self.table.delete_item(
-                Key={"pk": f"ROOM#{room_id}", "sk": f"REQUEST#{user_key(username)}"},
+                Key=keys.request(room_id, username),
                 ConditionExpression="attribute_exists(pk)",
             )
         except ClientError as e:
             if _is_condition_failure(e):
                 raise NotFoundError(f"There is no pending join request from {username}.") from e
             raise
+
+
+# -- connections (connections table) ------------------------------------------------------------
+
+
+def connection_item(connection: OpenConnection) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **keys.connection(connection.connection_id),
+        "connectionId": connection.connection_id,
+        "username": connection.username,
+        "connectedAt": connection.connected_at,
+        "ttl": connection.ttl,
+    }
+    if connection.room_ids:  # DynamoDB has no empty sets
+        item["rooms"] = set(connection.room_ids)
+    return item
+
+
+def connection_from_item(item: dict[str, Any]) -> OpenConnection:
+    return OpenConnection(
+        connection_id=str(item["connectionId"]),
+        username=str(item["username"]),
+        connected_at=str(item.get("connectedAt", "")),
+        ttl=int(item.get("ttl", 0)),
+        room_ids=tuple(sorted(item.get("rooms", ()))),
+    )
+
+
+def index_item(key: dict[str, str], connection: Connection, ttl: int) -> dict[str, Any]:
+    """A ROOM#<roomId>/CONN#<id> or USER#<lower>/CONN#<id> item: who is connected, in a Query."""
+    return {
+        **key,
+        "connectionId": connection.connection_id,
+        "username": connection.username,
+        "ttl": ttl,
+    }
+
+
+def connection_from_index_item(item: dict[str, Any]) -> Connection:
+    return Connection(str(item["connectionId"]), str(item["username"]))
 
 
 class ConnectionsStore:
@@ -338,53 +394,32 @@ class ConnectionsStore:
     def add(
         self, connection_id: str, username: str, connected_at: str, ttl: int, room_ids: list[str]
     ) -> None:
-        puts: list[dict[str, Any]] = [
-            {
-                "pk": f"USER#{user_key(username)}",
-                "sk": f"CONN#{connection_id}",
-                "connectionId": connection_id,
-                "username": username,
-                "ttl": ttl,
-            },
-            *(self._room_item(r, connection_id, username, ttl) for r in room_ids),
+        connection = Connection(connection_id, username)
+        puts = [
+            index_item(keys.user_connection(username, connection_id), connection, ttl),
+            *(
+                index_item(keys.room_connection(r, connection_id), connection, ttl)
+                for r in room_ids
+            ),
         ]
-        meta: dict[str, Any] = {
-            "pk": f"CONN#{connection_id}",
-            "sk": "META",
-            "connectionId": connection_id,
-            "username": username,
-            "connectedAt": connected_at,
-            "ttl": ttl,
-        }
-        if room_ids:
-            meta["rooms"] = set(room_ids)
+        meta = OpenConnection(connection_id, username, connected_at, ttl, tuple(room_ids))
         # META last: a connection is complete once its index items exist.
-        _batch_write(self.table, [*puts, meta], [])
+        _batch_write(self.table, [*puts, connection_item(meta)], [])
 
-    @staticmethod
-    def _room_item(room_id: str, connection_id: str, username: str, ttl: int) -> dict[str, Any]:
-        return {
-            "pk": f"ROOM#{room_id}",
-            "sk": f"CONN#{connection_id}",
-            "connectionId": connection_id,
-            "username": username,
-            "ttl": ttl,
-        }
-
-    def get(self, connection_id: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": f"CONN#{connection_id}", "sk": "META"}).get("Item")
-        return dict(item) if item else None
+    def get(self, connection_id: str) -> OpenConnection | None:
+        item = self.table.get_item(Key=keys.connection(connection_id)).get("Item")
+        return connection_from_item(item) if item else None
 
     def remove(self, connection_id: str) -> ClosedConnection | None:
         """Deletes a connection and every index item that names it; None if it was unknown."""
-        meta = self.get(connection_id)
-        if meta is None:
+        connection = self.get(connection_id)
+        if connection is None:
             return None
-        self._delete(meta)
+        self._delete(connection)
         return ClosedConnection(
             connection_id=connection_id,
-            username=str(meta["username"]),
-            room_ids=tuple(sorted(meta.get("rooms", ()))),
+            username=connection.username,
+            room_ids=connection.room_ids,
         )
 
     def remove_gone(
@@ -396,57 +431,52 @@ class ConnectionsStore:
         writes its items before the handshake completes: deleting then would orphan a live
         connection. A young one is kept; if it really is gone, its TTL or $disconnect cleans up.
         """
-        meta = self.get(connection_id)
-        if meta is None:
+        connection = self.get(connection_id)
+        if connection is None:
             return False
         try:
-            connected = datetime.fromisoformat(str(meta["connectedAt"]).replace("Z", "+00:00"))
+            connected = datetime.fromisoformat(connection.connected_at.replace("Z", "+00:00"))
             age = now - connected.timestamp()
-        except (KeyError, ValueError):
+        except ValueError:
             age = grace_seconds
         if age < grace_seconds:
             return False
-        self._delete(meta)
+        self._delete(connection)
         return True
 
-    def _delete(self, meta: dict[str, Any]) -> None:
-        connection_id = str(meta["connectionId"])
-        deletes = [
-            {"pk": f"ROOM#{r}", "sk": f"CONN#{connection_id}"}
-            for r in sorted(meta.get("rooms", ()))
-        ]
-        deletes.append(
-            {"pk": f"USER#{user_key(str(meta['username']))}", "sk": f"CONN#{connection_id}"}
-        )
-        deletes.append({"pk": f"CONN#{connection_id}", "sk": "META"})
+    def _delete(self, connection: OpenConnection) -> None:
+        connection_id = connection.connection_id
+        deletes = [keys.room_connection(r, connection_id) for r in connection.room_ids]
+        deletes.append(keys.user_connection(connection.username, connection_id))
+        deletes.append(keys.connection(connection_id))
         _batch_write(self.table, [], deletes)
 
     def of_room(self, room_id: str) -> list[Connection]:
         items = _query_all(
             self.table,
-            KeyConditionExpression=Key("pk").eq(f"ROOM#{room_id}") & Key("sk").begins_with("CONN#"),
+            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
+            & Key("sk").begins_with(keys.CONNECTION_PREFIX),
             ProjectionExpression="connectionId, username",
         )
-        return [Connection(str(i["connectionId"]), str(i["username"])) for i in items]
+        return [connection_from_index_item(i) for i in items]
 
     def of_user(self, username: str) -> list[Connection]:
         items = _query_all(
             self.table,
-            KeyConditionExpression=Key("pk").eq(f"USER#{user_key(username)}")
-            & Key("sk").begins_with("CONN#"),
+            KeyConditionExpression=Key("pk").eq(keys.user_pk(username))
+            & Key("sk").begins_with(keys.CONNECTION_PREFIX),
             ProjectionExpression="connectionId, username, #t",
             ExpressionAttributeNames={"#t": "ttl"},
         )
-        return [Connection(str(i["connectionId"]), str(i["username"])) for i in items]
+        return [connection_from_index_item(i) for i in items]
 
     def add_room(self, room_id: str, username: str) -> list[Connection]:
         """Puts a new member's live connections into the room's index; those connections."""
         connections = self.of_user(username)
         for connection in connections:
-            meta_key = {"pk": f"CONN#{connection.connection_id}", "sk": "META"}
             try:
                 response = self.table.update_item(
-                    Key=meta_key,
+                    Key=keys.connection(connection.connection_id),
                     UpdateExpression="ADD rooms :r",
                     ConditionExpression=Attr("pk").exists(),
                     ExpressionAttributeValues={":r": {room_id}},
@@ -457,10 +487,12 @@ class ConnectionsStore:
                     continue  # disconnected meanwhile
                 raise
             ttl = int(response["Attributes"].get("ttl", 0))
-            self.table.put_item(
-                Item=self._room_item(room_id, connection.connection_id, username, ttl)
-            )
+            key = keys.room_connection(room_id, connection.connection_id)
+            self.table.put_item(Item=index_item(key, connection, ttl))
         return connections
+
+
+# -- messages (messages table) ------------------------------------------------------------------
 
 
 def message_item(message: Message) -> dict[str, Any]:

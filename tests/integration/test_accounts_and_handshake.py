@@ -10,6 +10,7 @@ import pytest
 import websockets
 from boto3.dynamodb.conditions import Key
 
+from chat import keys
 from localcloud.testing import RunningLocalCloud
 from tests.integration.chat_client import PASSWORD, Api, Socket, handshake_status, unique
 from tests.integration.conftest import run
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def user_connections(cloud: RunningLocalCloud, username: str) -> list[dict[str, Any]]:
     table = cloud.dynamodb().Table(cloud.tables["connections"])
-    items = table.query(KeyConditionExpression=Key("pk").eq(f"USER#{username.lower()}"))
+    items = table.query(KeyConditionExpression=Key("pk").eq(keys.user_pk(username)))
     return list(items["Items"])
 
 

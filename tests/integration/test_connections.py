@@ -13,6 +13,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from chat import keys
 from chat.store import ConnectionsStore
 from localcloud.testing import RunningLocalCloud
 from tests.integration.chat_client import Api, Socket, unique
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def connection_ids(cloud: RunningLocalCloud, username: str) -> list[str]:
     table = cloud.dynamodb().Table(cloud.tables["connections"])
-    items = table.query(KeyConditionExpression=Key("pk").eq(f"USER#{username.lower()}"))["Items"]
+    items = table.query(KeyConditionExpression=Key("pk").eq(keys.user_pk(username)))["Items"]
     return [str(i["connectionId"]) for i in items]
 
 

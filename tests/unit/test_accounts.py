@@ -9,6 +9,7 @@ import boto3
 import jwt
 import pytest
 
+from chat import keys
 from chat.passwords import PasswordHasher
 from chat.tokens import SigningKey, TokenService
 from tests.unit.harness import Harness
@@ -232,7 +233,7 @@ def test_an_expired_ticket_is_denied(chat: Harness) -> None:
 def test_tickets_are_stored_hashed_with_a_ttl(chat: Harness) -> None:
     token = chat.signup_and_login("alice")
     ticket = chat.ticket(token)
-    items = [i for i in chat.snapshot()["test-users"] if i["pk"].startswith("TICKET#")]
+    items = [i for i in chat.snapshot()["test-users"] if i["pk"].startswith(keys.TICKET_PREFIX)]
     assert len(items) == 1
     assert ticket not in items[0]["pk"]
     assert 25 <= int(items[0]["ttl"]) - time.time() <= 31

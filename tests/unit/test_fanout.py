@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from chat import keys
 from chat.fanout import DeliveryLog, FanOut, StreamRecord
 from chat.models import Connection, Message
 from chat.notifier import DeliveryError, GoneConnectionError, ManagementApiPoster
@@ -181,7 +182,7 @@ def test_a_stale_connection_is_cleaned_when_the_real_handler_meets_410(chat: Har
     a, b, room = _bob_gone_from_room(chat)
     # It connected long ago and vanished without a $disconnect.
     chat.dynamodb.Table("test-connections").update_item(
-        Key={"pk": f"CONN#{b}", "sk": "META"},
+        Key=keys.connection(b),
         UpdateExpression="SET connectedAt = :t",
         ExpressionAttributeValues={":t": "2026-01-01T00:00:00.000Z"},
     )

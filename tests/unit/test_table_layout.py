@@ -1,0 +1,168 @@
+"""The items the stores write, attribute for attribute. Deployed tables hold data in this
+layout, so a refactor of the data layer must leave every key and attribute name as it is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from chat.models import ClosedConnection, Connection, JoinRequest, Member, Message, Room, User
+from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
+
+T0, T1, T2 = "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z", "2026-01-01T00:00:02.000Z"
+ROOM = Room(room_id="r1", name="General", admin="Alice", created_at=T0)
+
+
+def _items(table: str) -> list[dict[str, Any]]:
+    items = boto3.resource("dynamodb").Table(f"test-{table}").scan()["Items"]
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
+
+
+def _sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
+
+
+def _stores() -> tuple[UsersStore, RoomsStore, ConnectionsStore, MessagesStore]:
+    dynamodb = boto3.resource("dynamodb")
+    return (
+        UsersStore(dynamodb.Table("test-users")),
+        RoomsStore(dynamodb.Table("test-rooms")),
+        ConnectionsStore(dynamodb.Table("test-connections")),
+        MessagesStore(dynamodb.Table("test-messages")),
+    )
+
+
+def test_users_table_items(aws: None) -> None:
+    users, _, _, _ = _stores()
+    users.create_user("Alice", "bcrypt-hash", T0)
+    users.put_ticket("ab12", "Alice", 1_900_000_000)
+    assert _items("users") == _sorted(
+        [
+            {
+                "pk": "USER#alice",
+                "username": "Alice",
+                "passwordHash": "bcrypt-hash",
+                "createdAt": T0,
+            },
+            {
+                "pk": "TICKET#ab12",
+                "username": "Alice",
+                "expiresAt": 1_900_000_000,
+                "ttl": 1_900_000_000,
+            },
+        ]
+    )
+    assert users.get_user("ALICE") == User("Alice", "bcrypt-hash", T0)
+    assert users.consume_ticket("ab12", 1_800_000_000) == "Alice"
+    assert [i["pk"] for i in _items("users")] == ["USER#alice"]
+
+
+def test_rooms_table_items(aws: None) -> None:
+    _, rooms, _, _ = _stores()
+    rooms.create_room(ROOM)
+    rooms.add_request("r1", "Bob", T1)
+    rooms.add_request("r1", "Cy", T1)
+    bob = rooms.approve(ROOM, "Bob", T2)
+    member = {"pk": "ROOM#r1", "roomId": "r1", "roomName": "General", "roomCreatedAt": T0}
+    assert _items("rooms") == _sorted(
+        [
+            {
+                "pk": "ROOM#r1",
+                "sk": "META",
+                "roomId": "r1",
+                "name": "General",
+                "admin": "Alice",
+                "createdAt": T0,
+            },
+            {
+                **member,
+                "sk": "MEMBER#alice",
+                "username": "Alice",
+                "role": "admin",
+                "joinedAt": T0,
+                "userKey": "USER#alice",
+            },
+            {
+                **member,
+                "sk": "MEMBER#bob",
+                "username": "Bob",
+                "role": "member",
+                "joinedAt": T2,
+                "userKey": "USER#bob",
+            },
+            {
+                "pk": "ROOM#r1",
+                "sk": "REQUEST#cy",
+                "roomId": "r1",
+                "username": "Cy",
+                "requestedAt": T1,
+            },
+        ]
+    )
+    assert bob == Member("r1", "Bob", "member", T2, "General", T0)
+    assert rooms.get_room("r1") == ROOM
+    assert rooms.get_member("r1", "BOB") == bob
+    assert {m.username for m in rooms.list_members("r1")} == {"Alice", "Bob"}
+    assert rooms.list_requests("r1") == [JoinRequest("r1", "Cy", T1)]
+    assert rooms.get_request("r1", "cy") == JoinRequest("r1", "Cy", T1)
+    assert rooms.rooms_of("bob") == [bob]
+    rooms.reject("r1", "Cy")
+    assert rooms.get_request("r1", "Cy") is None
+
+
+def test_connections_table_items(aws: None) -> None:
+    _, _, connections, _ = _stores()
+    connections.add("c1", "Alice", T0, 999, ["r1"])
+    connections.add("c2", "Bob", T0, 999, [])
+    assert connections.add_room("r1", "Bob") == [Connection("c2", "Bob")]
+    index = {"username": "Alice", "connectionId": "c1", "ttl": 999}
+    bob = {"username": "Bob", "connectionId": "c2", "ttl": 999}
+    assert _items("connections") == _sorted(
+        [
+            {"pk": "CONN#c1", "sk": "META", **index, "connectedAt": T0, "rooms": {"r1"}},
+            {"pk": "ROOM#r1", "sk": "CONN#c1", **index},
+            {"pk": "USER#alice", "sk": "CONN#c1", **index},
+            {"pk": "CONN#c2", "sk": "META", **bob, "connectedAt": T0, "rooms": {"r1"}},
+            {"pk": "ROOM#r1", "sk": "CONN#c2", **bob},
+            {"pk": "USER#bob", "sk": "CONN#c2", **bob},
+        ]
+    )
+    assert sorted(c.connection_id for c in connections.of_room("r1")) == ["c1", "c2"]
+    assert connections.of_user("ALICE") == [Connection("c1", "Alice")]
+    assert connections.remove("c2") == ClosedConnection("c2", "Bob", ("r1",))
+    assert connections.remove("c2") is None
+    assert [(i["pk"], i["sk"]) for i in _items("connections")] == [
+        ("CONN#c1", "META"),
+        ("ROOM#r1", "CONN#c1"),
+        ("USER#alice", "CONN#c1"),
+    ]
+
+
+def test_messages_table_items(aws: None) -> None:
+    _, _, _, messages = _stores()
+    message = Message("r1", "01J0000000000000000000000A", "Alice", "hi", T0, "client-1")
+    messages.put(message)
+    messages.put(Message("r1", "01J0000000000000000000000B", "Bob", "yo", T1))
+    assert _items("messages") == _sorted(
+        [
+            {
+                "roomId": "r1",
+                "messageId": "01J0000000000000000000000A",
+                "username": "Alice",
+                "text": "hi",
+                "createdAt": T0,
+                "clientMessageId": "client-1",
+            },
+            {
+                "roomId": "r1",
+                "messageId": "01J0000000000000000000000B",
+                "username": "Bob",
+                "text": "yo",
+                "createdAt": T1,
+            },
+        ]
+    )
+    page, more = messages.page("r1", 1, None, None)
+    assert [m.text for m in page] == ["yo"] and more
