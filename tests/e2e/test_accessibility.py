@@ -11,6 +11,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from localcloud.testing import RunningLocalCloud
+
 from .flows import create_room, messages, send, sign_up, two_users_in_a_room, unique
 
 pytestmark = pytest.mark.e2e
@@ -122,10 +124,11 @@ def test_messages_in_a_room_not_open_show_a_badge_and_a_count_in_the_title(
 
 
 def test_desktop_notifications_are_opt_in_from_a_click(
-    new_page: Callable[..., Page],
+    new_page: Callable[..., Page], cloud: RunningLocalCloud
 ) -> None:
     page = new_page()
-    page.context.grant_permissions(["notifications"])
+    # Per origin, like the clipboard grant: a grant for all origins after it reads as "denied".
+    page.context.grant_permissions(["notifications"], origin=cloud.base_url)
     sign_up(page, unique("notify"))
     toggle = page.get_by_role("button", name="Desktop notifications")
     expect(toggle).to_have_attribute("aria-pressed", "false")
