@@ -56,3 +56,17 @@ def two_users_in_a_room(new_page: Callable[..., Page]) -> tuple[Page, Page, str,
     alice.get_by_role("button", name=f"Approve {b_name}").click()
     expect(bob.get_by_role("heading", name="Launch plans")).to_be_visible()
     return alice, bob, a_name, b_name, room_id
+
+
+def drop_and_stay_away(page: Page) -> None:
+    """The socket drops and cannot come back: every reconnect's ticket request fails."""
+    page.context.route("**/api/auth/ticket", lambda route: route.abort())
+    page.evaluate("window.__chat.dropConnection()")
+    expect(page.get_by_role("status").filter(has_text="reconnecting")).to_be_visible()
+
+
+def come_back(page: Page) -> None:
+    page.context.unroute("**/api/auth/ticket")
+    expect(page.get_by_role("status").filter(has_text="connected")).to_have_text(
+        "connected", timeout=40_000
+    )
