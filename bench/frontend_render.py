@@ -13,6 +13,7 @@ each as script plus forced layout, and to the next painted frame.
 
 from __future__ import annotations
 
+import os
 import secrets
 import statistics
 
@@ -21,7 +22,7 @@ from localcloud.testing import running_local_cloud
 
 MESSAGES = 5_000
 RUNS = 5
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # as the e2e tier
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 # Runs in the page; window.__chat.store is the client's store (frontend/js/main.js).

@@ -1,7 +1,7 @@
 // Everything that talks to the server: the session, REST reads, WebSocket actions and the
 // frames the server pushes. Results go into the store; views never call the network.
 
-import { Api, ApiError } from "./api.js";
+import { Api } from "./api.js";
 import { catchUpCursor } from "./cursor.js";
 import { ChatSocket } from "./socket.js";
 
@@ -11,7 +11,7 @@ const CATCH_UP_PAGE = 100;
 const CATCH_UP_MAX_PAGES = 50;
 const REPLY_TIMEOUT_MS = 15_000;
 // A send with neither its stored message nor an error by then is shown as not sent.
-export const SEND_TIMEOUT_MS = 10_000;
+const SEND_TIMEOUT_MS = 10_000;
 export const EXPIRED = "Your session has expired. Please log in again.";
 const OFFLINE = "You are offline. Try again when the connection is back.";
 
@@ -258,4 +258,3 @@ export function createActions({ store, config }) {
   };
 }
 
-export { ApiError };
