@@ -37,7 +37,7 @@ locals {
     }
     rooms = {
       handler     = "chat.handlers.rooms.lambda_handler"
-      description = "WebSocket room actions: create, join requests, approvals, history, members"
+      description = "WebSocket room actions: rooms, direct rooms, joins, leaving, deletion, reads"
       memory_size = 256
       timeout     = 10
     }
@@ -52,6 +52,13 @@ locals {
       description = "Messages stream consumer: fans each message out to its room's connections"
       memory_size = 512
       timeout     = 60
+    }
+    room_purge = {
+      handler     = "chat.handlers.room_purge.lambda_handler"
+      description = "Room-purge queue consumer: deletes a deleted room's messages and items"
+      memory_size = 256
+      # A run stops itself 3 s before this and asks for another (chat/purge.py).
+      timeout = 60
     }
   }
 
@@ -71,6 +78,11 @@ locals {
     rejectJoin    = { function = "rooms", authorizer = false, reply = true }
     getMessages   = { function = "rooms", authorizer = false, reply = true }
     getMembers    = { function = "rooms", authorizer = false, reply = true }
+    openDirect    = { function = "rooms", authorizer = false, reply = true }
+    leaveRoom     = { function = "rooms", authorizer = false, reply = true }
+    removeMember  = { function = "rooms", authorizer = false, reply = true }
+    deleteRoom    = { function = "rooms", authorizer = false, reply = true }
+    markRead      = { function = "rooms", authorizer = false, reply = true }
     ping          = { function = "rooms", authorizer = false, reply = true }
     # One-way: success has no reply (the stored message arrives as `message`, echoing the
     # clientMessageId); errors are posted to the sender's connection by the function.
@@ -78,6 +90,18 @@ locals {
   }
 
   websocket_authorizer_function = "authorizer"
+
+  # SQS queue => the function that consumes it (terraform/queues.tf). The local cloud reads this
+  # map too and polls the same queues.
+  queue_mappings = {
+    room_purge = {
+      function   = "room_purge"
+      batch_size = 1
+      # Longer than the function's timeout, as SQS event sources require.
+      visibility_timeout_seconds = 120
+      max_receive_count          = 5
+    }
+  }
 
   # The Messages stream => stream_processor mapping.
   stream_mapping = {
@@ -105,6 +129,10 @@ locals {
     WS_MANAGEMENT_ENDPOINT = local.websocket_management_endpoint
     LOG_LEVEL              = var.log_level
     CORS_ALLOW_ORIGIN      = var.cors_allow_origin
+    ROOM_PURGE_QUEUE_URL   = aws_sqs_queue.job["room_purge"].url
+    # A deleted room's tombstone outlives its purge by this long, so a send racing the
+    # delete is purged too (longer than send_message's timeout).
+    ROOM_PURGE_GRACE_SECONDS = "60"
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).

@@ -37,6 +37,8 @@ class Settings:
     fanout_concurrency: int = 32
     cors_allow_origin: str = "*"
     log_level: str = "INFO"
+    room_purge_queue_url: str | None = None
+    room_purge_grace_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,4 +65,6 @@ class Settings:
             fanout_concurrency=max(1, _int(env, "FANOUT_CONCURRENCY", 32)),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN") or "*",
             log_level=env.get("LOG_LEVEL") or "INFO",
+            room_purge_queue_url=env.get("ROOM_PURGE_QUEUE_URL") or None,
+            room_purge_grace_seconds=max(0, _int(env, "ROOM_PURGE_GRACE_SECONDS", 60)),
         )

@@ -22,7 +22,7 @@ from typing import Any
 from chat import protocol
 from chat.models import Connection, Message
 from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
-from chat.store import ConnectionsStore, message_from_stream_image
+from chat.store import ConnectionsStore, RoomsStore, message_from_stream_image
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class BatchReport:
     posts: int = 0
     gone: int = 0
     skipped_already_delivered: int = 0
+    skipped_deleted_room: int = 0
 
 
 class FanOut:
@@ -70,8 +71,11 @@ class FanOut:
         attempts: int = 3,
         backoff_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        rooms: RoomsStore | None = None,
     ) -> None:
         self.connections = connections
+        # With it, messages of deleted rooms are dropped (one BatchGetItem per batch).
+        self.rooms = rooms
         self.poster = poster
         self.executor = executor
         self.delivered = delivered if delivered is not None else DeliveryLog()
@@ -85,6 +89,18 @@ class FanOut:
             by_room.setdefault(record.message.room_id, []).append(record)
         report = BatchReport()
         failed: set[str] = set()
+        if self.rooms is not None and by_room:
+            try:
+                live = self.rooms.live_rooms(sorted(by_room))
+            except Exception:
+                log.exception("could not tell which rooms are live")
+                report.failed_sequence_numbers = sorted(
+                    r.sequence_number for rs in by_room.values() for r in rs
+                )
+                return report
+            for room_id in set(by_room) - live:
+                # Deleted (or never existed): nothing of it is delivered, ever.
+                report.skipped_deleted_room += len(by_room.pop(room_id))
         jobs: list[tuple[Connection, list[StreamRecord]]] = []
         for room_id, room_records in by_room.items():
             room_records.sort(key=lambda r: r.message.message_id)

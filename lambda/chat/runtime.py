@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from chat.config import ConfigurationError, Settings
+from chat.jobs import PurgeQueue
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
 from chat.tokens import SigningKey
@@ -72,7 +73,9 @@ class Stores:
         dynamodb = boto3.resource("dynamodb", config=client_config(pool_size))
         return cls(
             users=UsersStore(dynamodb.Table(settings.users_table)),
-            rooms=RoomsStore(dynamodb.Table(settings.rooms_table)),
+            rooms=RoomsStore(
+                dynamodb.Table(settings.rooms_table), dynamodb.Table(settings.connections_table)
+            ),
             connections=ConnectionsStore(dynamodb.Table(settings.connections_table)),
             messages=MessagesStore(dynamodb.Table(settings.messages_table)),
         )
@@ -105,3 +108,9 @@ def notifier(settings: Settings, stores: Stores) -> Notifier:
 
 def direct_replies(settings: Settings) -> DirectReplies:
     return DirectReplies(management_poster(settings))
+
+
+def purge_queue(settings: Settings) -> PurgeQueue:
+    if not settings.room_purge_queue_url:
+        raise ConfigurationError("ROOM_PURGE_QUEUE_URL is required to delete rooms")
+    return PurgeQueue(boto3.client("sqs", config=client_config()), settings.room_purge_queue_url)

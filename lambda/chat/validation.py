@@ -137,6 +137,13 @@ def message_text(payload: dict[str, Any]) -> str:
     return value
 
 
+def message_id(payload: dict[str, Any], field: str = "messageId") -> str:
+    value = _string(payload, field)
+    if not MESSAGE_ID_RE.fullmatch(value):
+        raise InvalidInputError(f"'{field}' is not a valid message id.")
+    return value
+
+
 def client_message_id(payload: dict[str, Any]) -> str | None:
     value = payload.get("clientMessageId")
     if value is None:

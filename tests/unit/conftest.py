@@ -31,6 +31,8 @@ ENV = {
     "BCRYPT_ROUNDS": "4",
     "WS_MANAGEMENT_ENDPOINT": "https://wsapi12345.execute-api.us-east-1.amazonaws.com/dev",
     "LOG_LEVEL": "WARNING",
+    "ROOM_PURGE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-room-purge",
+    "ROOM_PURGE_GRACE_SECONDS": "0",
 }
 
 
@@ -62,6 +64,7 @@ def aws(moto_session: MockAWS, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     client = boto3.client("dynamodb")
     for definition in table_definitions("test").values():
         client.create_table(**definition)
+    boto3.client("sqs").create_queue(QueueName="test-room-purge")
     yield
     moto_session.reset()
 

@@ -18,7 +18,15 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from localcloud.motoserver import REGION
 from tests.events import load_event
 
-HANDLERS = ("rest", "authorizer", "connections", "rooms", "send_message", "stream_processor")
+HANDLERS = (
+    "rest",
+    "authorizer",
+    "connections",
+    "rooms",
+    "send_message",
+    "stream_processor",
+    "room_purge",
+)
 
 
 class LambdaContext:
@@ -180,6 +188,36 @@ class Harness:
         assert response["statusCode"] == 200
         text = response.get("body")
         return json.loads(text) if text else None
+
+    # -- the room-purge queue (moto's SQS), as Lambda's SQS event source would drive it -----
+
+    def run_purge_jobs(self, max_runs: int = 20) -> int:
+        """Delivers every purge request waiting in the queue (and those the runs queue again)
+        to the room_purge function; how many runs it made."""
+        sqs = boto3.client("sqs")
+        url = os.environ["ROOM_PURGE_QUEUE_URL"]
+        runs = 0
+        while runs < max_runs:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages")
+            if not messages:
+                return runs
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                }
+                for m in messages
+            ]
+            result = self.modules["room_purge"].lambda_handler(
+                {"Records": records}, LambdaContext()
+            )
+            runs += 1
+            failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            for record in records:
+                if record["messageId"] not in failed:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+        return runs
 
     # -- Management API (moto) --------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from chat.config import Settings
 from chat.errors import ChatError, InvalidInputError, NotFoundError
 from chat.passwords import PasswordHasher
 from chat.rooms import RoomService
-from chat.runtime import Stores, configure_logging, signing_key
+from chat.runtime import Stores, configure_logging, notifier, signing_key
 from chat.tokens import TokenService
 
 settings = Settings.from_env()
@@ -31,8 +31,16 @@ accounts = AccountService(
     time.time,
 )
 tickets = TicketService(stores.users, time.time, settings.ticket_ttl_seconds)
-# Reads only: the REST function never posts to connections.
-rooms = RoomService(stores.rooms, stores.connections, stores.messages, None, time.time)
+# Reads, and POST /rooms/direct, which tells the other user (roomAdded) through the
+# Management API.
+rooms = RoomService(
+    stores.rooms,
+    stores.connections,
+    stores.messages,
+    notifier(settings, stores),
+    time.time,
+    users=stores.users,
+)
 log = logging.getLogger("chat.rest")
 
 
@@ -86,6 +94,12 @@ def list_rooms(request: Request) -> Response:
     return 200, protocol.rooms_body(rooms.list_for(request.user()))
 
 
+def open_direct(request: Request) -> Response:
+    username = request.user()
+    room, created = rooms.open_direct(username, validation.username(request.json()))
+    return (201 if created else 200), protocol.direct_room_body(room, username)
+
+
 def room_messages(request: Request) -> Response:
     username = request.user()
     room_id = validation.room_id(request.params)
@@ -105,6 +119,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
     ("GET", re.compile(r"/me"), me),
     ("POST", re.compile(r"/auth/ticket"), ticket),
     ("GET", re.compile(r"/rooms"), list_rooms),
+    ("POST", re.compile(r"/rooms/direct"), open_direct),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/messages"), room_messages),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/members"), room_members),
 ]
