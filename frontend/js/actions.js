@@ -171,6 +171,23 @@ export function createActions({ store, config }) {
     }
   }
 
+  // Removed from a room or the room deleted: it goes, with a notice naming it.
+  function gone(roomId, why) {
+    const room = store.room(roomId);
+    if (room && store.removeRoom(roomId)) store.notice(why, { roomId, name: room.name });
+  }
+
+  // Tells the server how far we have read the open room: its newest stored message, once.
+  function markRead(roomId) {
+    const room = store.room(roomId);
+    const newest = room && room.ids[room.ids.length - 1];
+    if (!newest || (room.lastRead && room.lastRead >= newest) || !socket) return;
+    room.lastRead = newest; // asked once; a failed ask is retried with the next message
+    request({ action: "markRead", roomId, messageId: newest }).catch(() => {
+      if (room.lastRead === newest) room.lastRead = null;
+    });
+  }
+
   function onFrame(frame) {
     const reply = frame.requestId ? replies.get(frame.requestId) : null;
     if (reply) {
@@ -195,9 +212,23 @@ export function createActions({ store, config }) {
       case "joinRejected":
         store.notice("joinRejected", { roomId: frame.roomId });
         break;
+      case "roomAdded":
+        store.addRoom({ ...frame.room, role: "member" });
+        break;
       case "memberJoined":
+      case "memberLeft":
       case "presence":
         if (frame.roomId === store.state.currentRoomId) loadMembers(frame.roomId);
+        break;
+      case "leftRoom":
+        store.removeRoom(frame.roomId);
+        break;
+      case "removedFromRoom":
+      case "roomDeleted":
+        gone(frame.roomId, frame.type);
+        break;
+      case "read":
+        store.setRead(frame.roomId, frame.username, frame.messageId);
         break;
       case "error":
         if (send) {
@@ -206,6 +237,10 @@ export function createActions({ store, config }) {
         } else if (!reply && frame.action !== "ping") console.warn("server error", frame.code, frame.message);
         break;
       case "roomCreated":
+      case "directOpened":
+      case "memberRemovedAck":
+      case "roomDeletedAck":
+      case "readAck":
       case "joinRequested":
       case "joinApprovedAck":
       case "joinRejectedAck":
@@ -249,6 +284,24 @@ export function createActions({ store, config }) {
       return reply.room;
     },
     joinRoom: (roomId) => request({ action: "joinRoom", roomId }),
+    async openDirect(username) {
+      const { room } = await api.openDirect(username);
+      store.addRoom({ ...room, role: "member" });
+      return room;
+    },
+    async leaveRoom(roomId) {
+      await request({ action: "leaveRoom", roomId });
+      store.removeRoom(roomId);
+    },
+    async deleteRoom(roomId) {
+      await request({ action: "deleteRoom", roomId });
+      store.removeRoom(roomId);
+    },
+    async removeMember(roomId, username) {
+      await request({ action: "removeMember", roomId, username });
+      await loadMembers(roomId);
+    },
+    markRead,
     async decideJoin(roomId, username, approve) {
       await request({ action: approve ? "approveJoin" : "rejectJoin", roomId, username });
       await loadMembers(roomId);

@@ -47,6 +47,7 @@ export class Api {
   me() { return this.request("GET", "/me"); }
   ticket() { return this.request("POST", "/auth/ticket"); }
   rooms() { return this.request("GET", "/rooms"); }
+  openDirect(username) { return this.request("POST", "/rooms/direct", { username }); }
   members(roomId) { return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/members`); }
   messages(roomId, params = {}) {
     const query = new URLSearchParams(params).toString();

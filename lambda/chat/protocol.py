@@ -64,6 +64,7 @@ def my_room(summary: RoomSummary) -> dict[str, Any]:
         "kind": membership.kind,
         "peer": membership.peer,
         "unread": summary.unread,
+        "lastRead": membership.last_read,
         "lastMessage": message(summary.last_message) if summary.last_message else None,
     }
 
