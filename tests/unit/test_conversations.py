@@ -37,6 +37,12 @@ def group_with(chat: Harness, people: dict[str, tuple[str, str]], *members: str)
     return room
 
 
+def open_direct(chat: Harness, alice_connection: str) -> str:
+    reply = chat.send(alice_connection, "alice", {"action": "openDirect", "username": "bob"})
+    assert reply is not None and reply["type"] == "directOpened", reply
+    return str(reply["room"]["roomId"])
+
+
 def say(chat: Harness, connection: str, user: str, room: str, text: str) -> None:
     assert (
         chat.send(connection, user, {"action": "sendMessage", "roomId": room, "text": text}) is None
@@ -111,7 +117,7 @@ def test_direct_rooms_take_no_joins_approvals_removals_or_deletion(
     chat: Harness, people: dict[str, tuple[str, str]]
 ) -> None:
     (_, a), (_, b), (_, c) = people["alice"], people["bob"], people["carol"]
-    room = chat.send(a, "alice", {"action": "openDirect", "username": "bob"})["room"]["roomId"]  # type: ignore[index]
+    room = open_direct(chat, a)
     chat.frames(b)
     before = chat.snapshot()
     assert error_of(chat.send(c, "carol", {"action": "joinRoom", "roomId": room})) == "forbidden"
@@ -125,10 +131,11 @@ def test_direct_rooms_take_no_joins_approvals_removals_or_deletion(
 def test_leaving_a_direct_room_and_coming_back(
     chat: Harness, people: dict[str, tuple[str, str]]
 ) -> None:
-    (_, a), (bob, b) = people["alice"], people["bob"]
-    room = chat.send(a, "alice", {"action": "openDirect", "username": "bob"})["room"]["roomId"]  # type: ignore[index]
+    (_, a), (_, b) = people["alice"], people["bob"]
+    room = open_direct(chat, a)
     chat.frames(b)
-    assert chat.send(b, "bob", {"action": "leaveRoom", "roomId": room})["type"] == "leftRoom"  # type: ignore[index]
+    left = chat.send(b, "bob", {"action": "leaveRoom", "roomId": room})
+    assert left is not None and left["type"] == "leftRoom"
     say(chat, a, "alice", room, "still there?")
     chat.pump()
     assert delivered(chat, b) == []
@@ -166,7 +173,8 @@ def test_leaving_stops_delivery_at_once_and_tells_the_members(
             [reply] = chat.frames(b)
         assert error_of(reply) == "forbidden", action
     # They may ask to join again.
-    assert chat.send(b, "bob", {"action": "joinRoom", "roomId": room})["type"] == "joinRequested"  # type: ignore[index]
+    again = chat.send(b, "bob", {"action": "joinRoom", "roomId": room})
+    assert again is not None and again["type"] == "joinRequested"
 
 
 def test_the_admin_cannot_leave(chat: Harness, people: dict[str, tuple[str, str]]) -> None:
@@ -313,7 +321,7 @@ class ShortContext(LambdaContext):
 def test_a_purge_cut_short_resumes_until_the_room_is_gone(
     chat: Harness, people: dict[str, tuple[str, str]]
 ) -> None:
-    (_, a), (_, b) = people["alice"], people["bob"]
+    a = people["alice"][1]
     room = group_with(chat, people, "bob")
     table = boto3.resource("dynamodb").Table("test-messages")
     with table.batch_writer() as batch:
