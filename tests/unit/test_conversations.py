@@ -449,3 +449,41 @@ def test_unread_counts_others_messages_after_the_read_position_up_to_100(
     chat.send(b, "bob", {"action": "markRead", "roomId": room, "messageId": newest})
     [listed] = chat.rest("GET", "/rooms", token=bob)[1]["rooms"]
     assert listed["unread"] == 0 and listed["lastMessage"]["text"] == "more 119"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"action": "leaveRoom", "roomId": "no-such-room"},
+        {"action": "removeMember", "roomId": "no-such-room", "username": "bob"},
+        {"action": "deleteRoom", "roomId": "no-such-room"},
+        {"action": "markRead", "roomId": "no-such-room", "messageId": "0" * 26},
+    ],
+)
+def test_unknown_rooms_are_not_found_and_change_nothing(
+    chat: Harness, people: dict[str, tuple[str, str]], frame: dict[str, Any]
+) -> None:
+    before = chat.snapshot()
+    assert error_of(chat.send(people["alice"][1], "alice", frame)) == "not_found"
+    assert chat.snapshot() == before
+
+
+def test_two_opens_racing_make_one_room(chat: Harness, people: dict[str, tuple[str, str]]) -> None:
+    """Both sides open at the same moment: the conditional put lets one create the room."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    service = chat.modules["rooms"].service
+    barrier = Barrier(2)
+
+    def open_as(caller: str, other: str) -> tuple[str, bool]:
+        barrier.wait()
+        room, created = service.open_direct(caller, other)
+        return room.room_id, created
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda p: open_as(*p), [("alice", "bob"), ("bob", "alice")]))
+    assert results[0][0] == results[1][0]
+    assert sorted(created for _, created in results) == [False, True]
+    members = chat.rest("GET", f"/rooms/{results[0][0]}/members", token=people["bob"][0])[1]
+    assert sorted(m["username"] for m in members["members"]) == ["alice", "bob"]
