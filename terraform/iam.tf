@@ -38,7 +38,7 @@ locals {
         "dynamodb:Query",
         "dynamodb:BatchWriteItem",
       ]
-      # history pages; GET /rooms' unread counts and newest message
+      # history pages; GET /rooms' unread counts and newest message; search pages
       messages = ["dynamodb:Query"]
       # the JWT signing key, read once per container
       signing_key = ["ssm:GetParameter"]
@@ -95,8 +95,12 @@ locals {
     send_message = {
       # membership check: META and MEMBER# in one BatchGetItem (GetItem when throttled)
       rooms = ["dynamodb:GetItem", "dynamodb:BatchGetItem"]
-      # store the message (conditional put); delivery is the stream processor's job
-      messages = ["dynamodb:PutItem"]
+      # store a message (conditional put); edit, delete and react read it, then change it with
+      # one conditional update; delivery is the stream processor's job
+      messages = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+      # typing: the once-per-2-seconds claim (conditional PutItem of a TYPING# item), the room's
+      # connections (Query), gone connections removed (GetItem, BatchWriteItem)
+      connections = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
       # sendMessage is a one-way route: an `error` frame goes back to the sender's connection
       connections_api = ["execute-api:ManageConnections"]
     }

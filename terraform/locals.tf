@@ -43,7 +43,7 @@ locals {
     }
     send_message = {
       handler     = "chat.handlers.send_message.lambda_handler"
-      description = "WebSocket sendMessage: validates and writes one item to the Messages table"
+      description = "WebSocket message writes: send, edit, delete, react (one item each); typing"
       memory_size = 256
       timeout     = 5
     }
@@ -86,7 +86,11 @@ locals {
     ping          = { function = "rooms", authorizer = false, reply = true }
     # One-way: success has no reply (the stored message arrives as `message`, echoing the
     # clientMessageId); errors are posted to the sender's connection by the function.
-    sendMessage = { function = "send_message", authorizer = false, reply = false }
+    sendMessage   = { function = "send_message", authorizer = false, reply = false }
+    editMessage   = { function = "send_message", authorizer = false, reply = false }
+    deleteMessage = { function = "send_message", authorizer = false, reply = false }
+    react         = { function = "send_message", authorizer = false, reply = false }
+    typing        = { function = "send_message", authorizer = false, reply = false }
   }
 
   websocket_authorizer_function = "authorizer"
@@ -111,8 +115,9 @@ locals {
     maximum_retry_attempts             = 5
     maximum_record_age_in_seconds      = 3600
     bisect_batch_on_function_error     = true
-    # Only new messages fan out; TTL deletes and edits never invoke the processor.
-    filter_patterns = [jsonencode({ eventName = ["INSERT"] })]
+    # New messages (INSERT) and changes to them (MODIFY: edits, deletes, reactions) fan out;
+    # the purge job's deletes (REMOVE) never invoke the processor.
+    filter_patterns = [jsonencode({ eventName = ["INSERT", "MODIFY"] })]
   }
 
   # The environment every function gets. Endpoints are never read from events, so the same

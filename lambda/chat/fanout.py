@@ -31,6 +31,27 @@ log = logging.getLogger(__name__)
 class StreamRecord:
     sequence_number: str
     message: Message
+    # A MODIFY record: an edit, a delete or a reaction, delivered as `messageUpdated`.
+    update: bool = False
+
+    @property
+    def order(self) -> tuple[str, int]:
+        """Within a room: message id order, and a message's own records in stream order (its
+        INSERT before its updates)."""
+        sequence = self.sequence_number
+        return self.message.message_id, int(sequence) if sequence.isdigit() else 0
+
+    @property
+    def delivery_key(self) -> str:
+        """What the delivery log remembers: a message once, each of its updates once."""
+        if self.update:
+            return f"{self.message.message_id}@{self.sequence_number}"
+        return self.message.message_id
+
+    def frame(self) -> dict[str, Any]:
+        if self.update:
+            return protocol.message_updated(self.message)
+        return protocol.message_event(self.message)
 
 
 class DeliveryLog:
@@ -103,7 +124,7 @@ class FanOut:
                 report.skipped_deleted_room += len(by_room.pop(room_id))
         jobs: list[tuple[Connection, list[StreamRecord]]] = []
         for room_id, room_records in by_room.items():
-            room_records.sort(key=lambda r: r.message.message_id)
+            room_records.sort(key=lambda r: r.order)
             try:
                 connections = self.connections.of_room(room_id)
             except Exception:
@@ -130,11 +151,11 @@ class FanOut:
     def _deliver_to(self, connection: Connection, records: list[StreamRecord]) -> BatchReport:
         outcome = BatchReport()
         for index, record in enumerate(records):
-            key = (record.message.message_id, connection.connection_id)
+            key = (record.delivery_key, connection.connection_id)
             if key in self.delivered:
                 outcome.skipped_already_delivered += 1
                 continue
-            frame = encode_frame(protocol.message_event(record.message))
+            frame = encode_frame(record.frame())
             try:
                 self._post_with_retries(connection.connection_id, frame)
             except GoneConnectionError:
@@ -181,16 +202,19 @@ def parse_stream_records(
 ) -> tuple[list[StreamRecord], list[str]]:
     """Message records to deliver, and sequence numbers of records that cannot be parsed
     (logged and skipped by the caller: retrying a malformed record would never succeed).
-    Only INSERTs deliver: the stream mapping's filter already drops the rest on AWS."""
+    INSERTs deliver as `message`, MODIFYs as `messageUpdated`; REMOVEs (a purge) never deliver:
+    the stream mapping's filter already drops them on AWS."""
     records: list[StreamRecord] = []
     malformed: list[str] = []
     for raw in raw_records:
         dynamodb = raw.get("dynamodb") or {}
         sequence = str(dynamodb.get("SequenceNumber", ""))
-        if raw.get("eventName") != "INSERT":
+        event_name = raw.get("eventName")
+        if event_name not in ("INSERT", "MODIFY"):
             continue
         try:
-            records.append(StreamRecord(sequence, message_from_stream_image(dynamodb["NewImage"])))
+            message = message_from_stream_image(dynamodb["NewImage"])
+            records.append(StreamRecord(sequence, message, update=event_name == "MODIFY"))
         except (KeyError, TypeError, ValueError, AttributeError):
             malformed.append(sequence)
     return records, malformed

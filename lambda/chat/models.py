@@ -85,6 +85,11 @@ class Message:
     text: str
     created_at: str
     client_message_id: str | None = None
+    edited_at: str | None = None
+    deleted: bool = False
+    # (emoji, usernames who reacted with it), emojis in first-reacted order is not kept:
+    # sorted by emoji, users sorted case-insensitively. Only emojis with at least one user.
+    reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,12 @@ def message(value: Message) -> dict[str, Any]:
     }
     if value.client_message_id is not None:
         wire["clientMessageId"] = value.client_message_id
+    if value.edited_at is not None:
+        wire["editedAt"] = value.edited_at
+    if value.deleted:
+        wire["deleted"] = True
+    if value.reactions:
+        wire["reactions"] = {emoji: list(users) for emoji, users in value.reactions}
     return wire
 
 
@@ -95,6 +101,10 @@ def direct_room_body(value: Room, viewer: str) -> dict[str, Any]:
 
 def history_body(messages: list[Message], has_more: bool) -> dict[str, Any]:
     return {"messages": [message(m) for m in messages], "hasMore": has_more}
+
+
+def search_body(messages: list[Message], cursor: str | None) -> dict[str, Any]:
+    return {"messages": [message(m) for m in messages], "cursor": cursor}
 
 
 def members_body(
@@ -176,6 +186,14 @@ def error(failure: ChatError, action: str | None, request_id: str | None) -> Fra
 
 def message_event(value: Message) -> Frame:
     return {"type": "message", "message": message(value)}
+
+
+def message_updated(value: Message) -> Frame:
+    return {"type": "messageUpdated", "message": message(value)}
+
+
+def typing(room_id: str, username: str) -> Frame:
+    return {"type": "typing", "roomId": room_id, "username": username}
 
 
 def join_request_event(value: JoinRequest) -> Frame:

@@ -706,6 +706,26 @@ class ConnectionsStore:
                 if not _is_condition_failure(e):
                     raise
 
+    def claim_typing(self, room_id: str, username: str, now: float, window: float) -> bool:
+        """True at most once per `window` seconds per user and room, across every container:
+        one conditional PutItem of a short-lived item (TTL sweeps it up)."""
+        try:
+            self.table.put_item(
+                Item={
+                    **keys.typing(room_id, username),
+                    "until": int((now + window) * 1000),
+                    "ttl": int(now + window) + 60,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #u <= :now",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues={":now": int(now * 1000)},
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
     def purge_room_index(self, room_id: str, limit: int = 100) -> int:
         """Deletes up to `limit` ROOM#<id>/CONN# index items of a deleted room; how many."""
         response = self.table.query(
@@ -734,7 +754,39 @@ def message_item(message: Message) -> dict[str, Any]:
     }
     if message.client_message_id is not None:
         item["clientMessageId"] = message.client_message_id
+    if not message.deleted:
+        item["textLower"] = search_text(message.text)
+    if message.edited_at is not None:
+        item["editedAt"] = message.edited_at
+    if message.deleted:
+        item["deleted"] = True
+    if message.reactions:
+        item["reactions"] = {
+            reaction_entry(emoji, user) for emoji, users in message.reactions for user in users
+        }
     return item
+
+
+def search_text(text: str) -> str:
+    """The copy of a message's text that search filters on: case-folded (so `ß` matches `SS`)."""
+    return text.casefold()
+
+
+# A reaction is one string in the item's `reactions` set: "<emoji> <username>" (usernames have
+# no spaces, emojis are checked to hold none), so toggling one is a single ADD or DELETE.
+def reaction_entry(emoji: str, username: str) -> str:
+    return f"{emoji} {username}"
+
+
+def reactions_from_entries(entries: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    by_emoji: dict[str, list[str]] = {}
+    for entry in entries or ():
+        emoji, _, user = str(entry).rpartition(" ")
+        if emoji and user:
+            by_emoji.setdefault(emoji, []).append(user)
+    return tuple(
+        (emoji, tuple(sorted(users, key=str.lower))) for emoji, users in sorted(by_emoji.items())
+    )
 
 
 def message_from_item(item: dict[str, Any]) -> Message:
@@ -745,6 +797,9 @@ def message_from_item(item: dict[str, Any]) -> Message:
         text=str(item["text"]),
         created_at=str(item["createdAt"]),
         client_message_id=str(item["clientMessageId"]) if item.get("clientMessageId") else None,
+        edited_at=str(item["editedAt"]) if item.get("editedAt") else None,
+        deleted=bool(item.get("deleted", False)),
+        reactions=reactions_from_entries(item.get("reactions")),
     )
 
 
@@ -840,6 +895,113 @@ class MessagesStore:
                 break
             kwargs["ExclusiveStartKey"] = last
         return min(count, cap), newest
+
+    # -- message life: each change is one conditional UpdateItem; the stream delivers it
+
+    def _update(self, room_id: str, message_id: str, **kwargs: Any) -> bool:
+        """An UpdateItem on the message; False when its condition failed."""
+        try:
+            self.table.update_item(Key={"roomId": room_id, "messageId": message_id}, **kwargs)
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
+    def edit(self, room_id: str, message_id: str, author: str, text: str, edited_at: str) -> bool:
+        """Replaces the text of `author`'s live message; False if it is not theirs, gone or
+        deleted meanwhile (the caller read it first and tells which)."""
+        return self._update(
+            room_id,
+            message_id,
+            UpdateExpression="SET #t = :t, textLower = :l, editedAt = :e",
+            ConditionExpression="attribute_exists(messageId) AND attribute_not_exists(deleted)"
+            " AND username = :u",
+            ExpressionAttributeNames={"#t": "text"},
+            ExpressionAttributeValues={
+                ":t": text,
+                ":l": search_text(text),
+                ":e": edited_at,
+                ":u": author,
+            },
+        )
+
+    def delete(self, room_id: str, message_id: str) -> bool:
+        """Leaves a tombstone: the text, its search copy and the reactions are removed from
+        storage; id, author and time stay so history keeps its order. False if already gone."""
+        return self._update(
+            room_id,
+            message_id,
+            UpdateExpression="SET #t = :empty, deleted = :yes REMOVE textLower, reactions",
+            ConditionExpression="attribute_exists(messageId) AND attribute_not_exists(deleted)",
+            ExpressionAttributeNames={"#t": "text"},
+            ExpressionAttributeValues={":empty": "", ":yes": True},
+        )
+
+    def react(
+        self, room_id: str, message_id: str, emoji: str, username: str, on: bool, max_entries: int
+    ) -> bool:
+        """Adds or removes one user's emoji; False if the message is deleted or gone, or (adding)
+        it already holds `max_entries` reactions."""
+        entry = {reaction_entry(emoji, username)}
+        live = "attribute_exists(messageId) AND attribute_not_exists(deleted)"
+        if on:
+            return self._update(
+                room_id,
+                message_id,
+                UpdateExpression="ADD reactions :r",
+                ConditionExpression=f"{live} AND (attribute_not_exists(reactions)"
+                " OR size(reactions) < :max OR contains(reactions, :one))",
+                ExpressionAttributeValues={
+                    ":r": entry,
+                    ":max": max_entries,
+                    ":one": reaction_entry(emoji, username),
+                },
+            )
+        return self._update(
+            room_id,
+            message_id,
+            UpdateExpression="DELETE reactions :r",
+            ConditionExpression=live,
+            ExpressionAttributeValues={":r": entry},
+        )
+
+    def search(
+        self,
+        room_id: str,
+        words: list[str],
+        limit: int,
+        before: str | None,
+        page_size: int = 200,
+        max_pages: int = 5,
+    ) -> tuple[list[Message], str | None]:
+        """Live messages whose search copy holds every word, newest first; and the cursor to
+        go on from (None when the room's beginning was reached). Reads at most `max_pages`
+        pages of `page_size` messages per call, so a call's cost is bounded whatever the room's
+        size; the cursor carries on where it stopped."""
+        condition = Key("roomId").eq(room_id)
+        if before:
+            condition = condition & Key("messageId").lt(before)
+        matches = Attr("deleted").not_exists()
+        for word in words:
+            matches = matches & Attr("textLower").contains(word)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "FilterExpression": matches,
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        found: list[Message] = []
+        for _ in range(max_pages):
+            response = self.table.query(**kwargs)
+            found.extend(message_from_item(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(found) > limit or (len(found) == limit and last):
+                return found[:limit], found[limit - 1].message_id
+            if not last:
+                return found, None
+            kwargs["ExclusiveStartKey"] = last
+        return found, str(kwargs["ExclusiveStartKey"]["messageId"])
 
     def purge_page(self, room_id: str, limit: int = 100) -> int:
         """Deletes up to `limit` of a room's messages, oldest first; how many it deleted. The

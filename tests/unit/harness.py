@@ -40,7 +40,8 @@ class LambdaContext:
 
 def route_function(action: Any) -> str:
     """Which function API Gateway invokes for a frame (terraform/locals.tf websocket_routes)."""
-    return "send_message" if action == "sendMessage" else "rooms"
+    writes = ("sendMessage", "editMessage", "deleteMessage", "react", "typing")
+    return "send_message" if action in writes else "rooms"
 
 
 _CLIENTS: dict[tuple[Any, ...], Any] = {}

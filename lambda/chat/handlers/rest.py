@@ -16,6 +16,7 @@ from chat import protocol, validation
 from chat.accounts import AccountService, TicketService
 from chat.config import Settings
 from chat.errors import ChatError, InvalidInputError, NotFoundError
+from chat.messages import MessageService
 from chat.passwords import PasswordHasher
 from chat.rooms import RoomService
 from chat.runtime import Stores, configure_logging, notifier, signing_key
@@ -41,6 +42,7 @@ rooms = RoomService(
     time.time,
     users=stores.users,
 )
+messages = MessageService(stores.rooms, stores.messages, time.time)
 log = logging.getLogger("chat.rest")
 
 
@@ -108,6 +110,13 @@ def room_messages(request: Request) -> Response:
     return 200, protocol.history_body(messages, has_more)
 
 
+def room_search(request: Request) -> Response:
+    username = request.user()
+    room_id = validation.room_id(request.params)
+    words, limit, cursor = validation.search_query(request.query)
+    return 200, protocol.search_body(*messages.search(room_id, username, words, limit, cursor))
+
+
 def room_members(request: Request) -> Response:
     username = request.user()
     return 200, protocol.members_body(*rooms.members(validation.room_id(request.params), username))
@@ -122,6 +131,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
     ("POST", re.compile(r"/rooms/direct"), open_direct),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/messages"), room_messages),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/members"), room_members),
+    ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/search"), room_search),
 ]
 
 
