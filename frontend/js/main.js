@@ -12,6 +12,8 @@ import { mountMessageList } from "./views/messageList.js";
 import { mountReadState } from "./views/readState.js";
 import { mountRoom } from "./views/room.js";
 import { mountRoomList } from "./views/roomList.js";
+import { mountSearch } from "./views/search.js";
+import { mountTyping } from "./views/typing.js";
 import { invitedRoomId, mountSidebar } from "./views/sidebar.js";
 
 const store = createStore();
@@ -36,6 +38,8 @@ mountMessageList({ store, actions });
 mountComposer({ store, actions });
 mountMembers({ store, actions });
 mountReadState({ store, actions });
+mountTyping({ store, actions });
+mountSearch({ store, actions });
 mountAttention({ store });
 
 // An invite link opened while signed in: go to the room, or offer to join it.

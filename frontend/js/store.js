@@ -4,6 +4,8 @@
 //   "rooms"    the room list, a room's name, role, unread or request count (added or removed)
 //   "current"  the open room
 //   "message"  {roomId, messageId}: one stored message was added
+//   "changed"  {roomId, messageId}: a stored message was edited, deleted or reacted to
+//   "typing"   {roomId}: who is typing in a room changed
 //   "pending"  {roomId, clientMessageId}: one unsent message was added, failed or settled
 //   "members"  {roomId}: the members, their read positions and the join requests of a room
 //   "history"  {roomId}: a room's history paging state
@@ -43,6 +45,7 @@ export function createStore() {
       unread: entry.unread || 0,
       requestCount: 0,
       lastRead: entry.lastRead || null, // my read position as the server holds it
+      typing: new Map(), // username => until when (ms) to show "is typing…"
     };
   }
 
@@ -132,6 +135,7 @@ export function createStore() {
       let index = room.ids.length;
       while (index > 0 && room.ids[index - 1] > message.messageId) index--;
       room.ids.splice(index, 0, message.messageId);
+      if (live && room.typing.delete(message.username)) emit("typing", { roomId: room.roomId });
       // Our own unsent copy is settled by the stored one.
       if (message.clientMessageId && room.pending.delete(message.clientMessageId)) {
         emit("pending", { roomId: room.roomId, clientMessageId: message.clientMessageId });
@@ -143,6 +147,22 @@ export function createStore() {
       }
       emit("message", { roomId: room.roomId, messageId: message.messageId, live });
       return true;
+    },
+
+    // A stored message changed (messageUpdated): replaces the one we hold, if we hold it.
+    updateMessage(message) {
+      const room = state.rooms.get(message.roomId);
+      if (!room || !room.messages.has(message.messageId)) return;
+      room.messages.set(message.messageId, message);
+      emit("changed", { roomId: room.roomId, messageId: message.messageId });
+    },
+
+    setTyping(roomId, username, untilMs) {
+      const room = state.rooms.get(roomId);
+      if (!room || isMine({ username })) return;
+      if (untilMs) room.typing.set(username, untilMs);
+      else room.typing.delete(username);
+      emit("typing", { roomId });
     },
 
     setHistory(roomId, changes) {
