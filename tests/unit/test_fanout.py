@@ -245,6 +245,36 @@ def test_management_api_poster_backoff_is_jittered() -> None:
     assert 0 <= sleeps[0] <= 0.05 and 0 <= sleeps[1] <= 0.1
 
 
+@pytest.mark.parametrize("token", [None, "session-token"])
+@pytest.mark.parametrize("connection_id", ["abc", "ab/c+d=", "Zm9v~bar="])
+def test_sigv4_signer_signs_as_botocore_does(
+    token: str | None, connection_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    import botocore.auth
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.utils import percent_encode
+
+    from chat.notifier import SigV4Signer
+
+    now = datetime.datetime(2026, 12, 3, 13, 5, 9, tzinfo=datetime.UTC)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
+    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", token)
+    path = f"/prod/@connections/{percent_encode(connection_id)}"
+    body = '{"type":"message","text":"hé"}'.encode()
+    host = "abc123.execute-api.eu-west-1.amazonaws.com"
+    request = AWSRequest(method="POST", url=f"https://{host}{path}", data=body)
+    SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(request)
+
+    ours = SigV4Signer("eu-west-1").headers(credentials, host, path, body, now=now)
+
+    assert ours["Authorization"] == request.headers["Authorization"]
+    assert ours["x-amz-date"] == request.headers["X-Amz-Date"]
+    assert ours.get("x-amz-security-token") == request.headers.get("X-Amz-Security-Token")
+
+
 def _bob_gone_from_room(chat: Harness) -> tuple[str, str, str]:
     a = chat.connect(chat.signup_and_login("alice"))
     b = chat.connect(chat.signup_and_login("bob"))
