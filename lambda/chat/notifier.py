@@ -153,6 +153,8 @@ class ManagementApiPoster:
         self.sleep = sleep
         self.jitter = jitter
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: set[http.client.HTTPConnection] = set()
         self._tls = ssl.create_default_context() if self.secure else None
 
     def post(self, connection_id: str, data: bytes) -> None:
@@ -214,7 +216,17 @@ class ManagementApiPoster:
             else:
                 connection = http.client.HTTPConnection(self.host, timeout=self.timeout)
             self._local.connection = connection
+            with self._lock:
+                self._connections.add(connection)
         return connection
+
+    def close(self) -> None:
+        """Close every thread's keep-alive connection (the next post opens a new one)."""
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
 
 
 class Notifier:

@@ -149,6 +149,7 @@ class ScriptedManagementApi(ThreadingHTTPServer):
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = list(statuses)
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.clients: list[int] = []  # the client port of each request
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,6 +158,7 @@ class ScriptedManagementApi(ThreadingHTTPServer):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 server.requests.append((self.path, dict(self.headers), body))
+                server.clients.append(self.client_address[1])
                 status = server.statuses.pop(0) if server.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -204,6 +206,7 @@ def test_management_api_poster_maps_statuses_and_retries_only_throttling_and_5xx
             with pytest.raises(expected):
                 poster.post("ab/c=", b'{"x":1}')
     finally:
+        poster.close()
         server.shutdown()
         server.server_close()
     assert len(server.requests) == tries
@@ -239,10 +242,28 @@ def test_management_api_poster_backoff_is_jittered() -> None:
         with pytest.raises(DeliveryError):
             poster.post("abc", b"{}")
     finally:
+        poster.close()
         server.shutdown()
         server.server_close()
     assert len(sleeps) == 2
     assert 0 <= sleeps[0] <= 0.05 and 0 <= sleeps[1] <= 0.1
+
+
+def test_management_api_poster_keeps_its_connection_alive_until_closed() -> None:
+    server = ScriptedManagementApi([200, 200, 200])
+    poster = _poster(server.url, [])
+    try:
+        poster.post("a", b"1")
+        poster.post("b", b"2")
+        poster.close()
+        poster.post("c", b"3")
+    finally:
+        poster.close()
+        server.shutdown()
+        server.server_close()
+    first, second, third = server.clients
+    assert first == second  # one keep-alive connection
+    assert third != first  # a new one after close()
 
 
 @pytest.mark.parametrize("token", [None, "session-token"])
