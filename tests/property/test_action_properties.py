@@ -27,6 +27,10 @@ ACTIONS: dict[str, list[str]] = {
     "removeMember": ["roomId", "username"],
     "deleteRoom": ["roomId"],
     "markRead": ["roomId", "messageId"],
+    "editMessage": ["roomId", "messageId", "text"],
+    "deleteMessage": ["roomId", "messageId"],
+    "react": ["roomId", "messageId", "emoji", "on"],
+    "typing": ["roomId"],
     "ping": ["requestId"],
 }
 # Each example runs the real handlers against moto: a smaller budget than the pure properties.
