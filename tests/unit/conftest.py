@@ -108,27 +108,20 @@ class SessionTables:
 
 
 @pytest.fixture(scope="session")
-def moto_session() -> Iterator[MockAWS]:
-    """One in-process moto for the whole session: starting and stopping it per test cost more
-    than the tests. `aws` empties it before each test."""
+def moto_session() -> Iterator[SessionTables]:
+    """One in-process moto for the whole session, with the deployed tables: starting and
+    stopping it per test cost more than the tests. `aws` empties it before each test."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         apply_env(monkeypatch)
         with mock_aws() as mock:
-            yield mock
-
-
-@pytest.fixture(scope="session")
-def session_tables(moto_session: MockAWS) -> SessionTables:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        apply_env(monkeypatch)
-        return SessionTables(moto_session)
+            yield SessionTables(mock)
 
 
 @pytest.fixture
-def aws(session_tables: SessionTables, monkeypatch: pytest.MonkeyPatch) -> None:
+def aws(moto_session: SessionTables, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fresh environment, a reset moto and the deployed tables and queue, empty, per test."""
     apply_env(monkeypatch)
-    session_tables.reset()
+    moto_session.reset()
 
 
 @pytest.fixture
