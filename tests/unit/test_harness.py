@@ -32,6 +32,7 @@ def test_a_test_that_writes_and_changes_module_state(
     _left_behind["tickets"] = chat.modules["authorizer"].tickets
     # Other services, a table of its own and a changed deployed table: none of it undone.
     boto3.client("ssm").put_parameter(Name="/left/behind", Value="x", Type="String")
+    boto3.client("sqs").send_message(QueueUrl=os.environ["ROOM_PURGE_QUEUE_URL"], MessageBody="{}")
     client = boto3.client("dynamodb")
     client.create_table(
         TableName="test-extra",
@@ -55,6 +56,8 @@ def test_the_next_test_sees_none_of_it(chat: Harness) -> None:
     assert chat.stream_event()["Records"] == []  # no stream record of another test's writes
     assert chat._management.connections == {}
     assert boto3.client("ssm").describe_parameters()["Parameters"] == []
+    queue = os.environ["ROOM_PURGE_QUEUE_URL"]
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue)
     client = boto3.client("dynamodb")
     assert sorted(client.list_tables()["TableNames"]) == sorted(TABLES)
     ttl = client.describe_time_to_live(TableName="test-rooms")["TimeToLiveDescription"]
