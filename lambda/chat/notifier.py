@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
@@ -101,6 +102,13 @@ class SigV4Signer:
         return headers
 
 
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process, made on the first HTTPS post: loading the CA store takes
+    about 50 ms, which an import (a cold start, or every test's fresh handlers) need not pay."""
+    return ssl.create_default_context()
+
+
 class ManagementApiPoster:
     """Posts frames through the API Gateway Management API: one SigV4-signed HTTP POST per
     frame over a keep-alive connection per thread.
@@ -155,7 +163,6 @@ class ManagementApiPoster:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: set[http.client.HTTPConnection] = set()
-        self._tls = ssl.create_default_context() if self.secure else None
 
     def post(self, connection_id: str, data: bytes) -> None:
         path = f"{self.base_path}/@connections/{percent_encode(connection_id)}"
@@ -209,9 +216,9 @@ class ManagementApiPoster:
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
-            if self._tls is not None:
+            if self.secure:
                 connection = http.client.HTTPSConnection(
-                    self.host, timeout=self.timeout, context=self._tls
+                    self.host, timeout=self.timeout, context=_tls_context()
                 )
             else:
                 connection = http.client.HTTPConnection(self.host, timeout=self.timeout)
