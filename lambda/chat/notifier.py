@@ -151,8 +151,12 @@ class ManagementApiPoster:
         self.event_name = (
             f"before-send.{meta.service_model.service_id.hyphenize()}.PostToConnection"
         )
+        # boto3's default session (which made the client): a new Session would register its
+        # hundreds of event handlers again, tens of milliseconds per poster.
         self.credentials = (
-            credentials if credentials is not None else boto3.session.Session().get_credentials()
+            credentials
+            if credentials is not None
+            else boto3._get_default_session().get_credentials()
         )
         if self.credentials is None:
             raise ValueError("no AWS credentials to sign Management API posts with")
