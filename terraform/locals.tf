@@ -105,6 +105,11 @@ locals {
     WS_MANAGEMENT_ENDPOINT = local.websocket_management_endpoint
     LOG_LEVEL              = var.log_level
     CORS_ALLOW_ORIGIN      = var.cors_allow_origin
+    # builtin | cognito (terraform/cognito.tf); the three below are empty in the builtin mode.
+    IDENTITY_PROVIDER    = var.identity_provider
+    COGNITO_USER_POOL_ID = local.cognito ? aws_cognito_user_pool.users[0].id : ""
+    COGNITO_CLIENT_ID    = local.cognito ? aws_cognito_user_pool_client.api[0].id : ""
+    COGNITO_ISSUER       = local.cognito_issuer
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).

@@ -30,6 +30,7 @@ CONCERNS = [
     "frontend",
     "iam",
     "monitoring",
+    "cognito",
 ]
 
 

@@ -16,20 +16,14 @@ from chat import protocol, validation
 from chat.accounts import AccountService, TicketService
 from chat.config import Settings
 from chat.errors import ChatError, InvalidInputError, NotFoundError
-from chat.passwords import PasswordHasher
 from chat.rooms import RoomService
-from chat.runtime import Stores, configure_logging, signing_key
-from chat.tokens import TokenService
+from chat.runtime import Stores, configure_logging, identity_provider
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings)
-accounts = AccountService(
-    stores.users,
-    PasswordHasher(settings.bcrypt_rounds),
-    TokenService(signing_key(settings), settings.jwt_issuer, settings.jwt_ttl_seconds, time.time),
-    time.time,
-)
+# builtin or Cognito accounts (IDENTITY_PROVIDER): the routes below do not tell them apart.
+accounts = AccountService(identity_provider(settings, stores, time.time))
 tickets = TicketService(stores.users, time.time, settings.ticket_ttl_seconds)
 # Reads only: the REST function never posts to connections.
 rooms = RoomService(stores.rooms, stores.connections, stores.messages, None, time.time)
