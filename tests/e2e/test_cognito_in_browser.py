@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
 from chat import keys
-from localcloud.motoserver import REGION
-from localcloud.testing import DUMMY_CREDENTIAL, RunningLocalCloud, running_local_cloud
+from localcloud.testing import RunningLocalCloud, running_local_cloud
 
 from .flows import messages, send, two_users_in_a_room
 
@@ -34,13 +32,7 @@ def test_sign_up_and_chat_with_cognito_accounts(
     for page in (alice, bob):
         expect(messages(page)).to_have_count(2)
         expect(messages(page).nth(1)).to_contain_text(b_name)
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=cloud.aws_endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIAL,
-        aws_secret_access_key=DUMMY_CREDENTIAL,
-    )
+    cognito = cloud.client("cognito-idp")
     pool_id = cognito.list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
     users = {u["Username"] for u in cognito.list_users(UserPoolId=pool_id)["Users"]}
     assert {a_name.lower(), b_name.lower()} <= users

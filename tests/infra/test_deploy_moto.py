@@ -273,7 +273,7 @@ def test_the_identity_provider_is_wired_as_its_mode_says(deployment: Deployment)
     rest = _role_policy(deployment, "rest")
     if deployment.identity == "builtin":
         # Nothing Cognito exists or is granted.
-        assert pools == [] and outputs["cognito_user_pool_id"] is None
+        assert pools == [] and outputs.get("cognito_user_pool_id") is None
         assert (
             variables["COGNITO_USER_POOL_ID"] == "" and variables["IDENTITY_PROVIDER"] == "builtin"
         )

@@ -4,21 +4,17 @@ not this pool's, this client's, unexpired ID token is refused everywhere one is 
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import boto3
 import jwt
-import moto.cognitoidp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from localcloud.motoserver import REGION
-from localcloud.testing import DUMMY_CREDENTIAL, RunningLocalCloud
+from localcloud.testing import RunningLocalCloud
+from tests.cognito_keys import sign
 from tests.integration.chat_client import PASSWORD, Api, unique
 from tests.integration.conftest import run
 
@@ -26,13 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def cognito(cloud: RunningLocalCloud) -> Any:
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=cloud.aws_endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIAL,
-        aws_secret_access_key=DUMMY_CREDENTIAL,
-    )
+    return cloud.client("cognito-idp")
 
 
 def the_pool(cloud: RunningLocalCloud) -> tuple[str, str]:
@@ -54,11 +44,6 @@ def real_id_token(cloud: RunningLocalCloud, pool_id: str, client_id: str, userna
         AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
     )["AuthenticationResult"]
     return str(result["IdToken"])
-
-
-def moto_private_key() -> Any:
-    path = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
-    return jwt.PyJWK(json.loads(gzip.decompress(path.read_bytes()))).key
 
 
 def test_accounts_live_in_the_user_pool(cognito_cloud: RunningLocalCloud) -> None:
@@ -92,10 +77,10 @@ def test_foreign_tokens_are_refused(cognito_cloud: RunningLocalCloud, case: str)
     }
     if case == "forged":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        token = jwt.encode(claims, key, "RS256", headers={"kid": "dummy"})
+        token = sign(claims, key)
     elif case == "expired":
         claims.update(iat=now - 3700, exp=now - 5)
-        token = jwt.encode(claims, moto_private_key(), "RS256", headers={"kid": "dummy"})
+        token = sign(claims)
     elif case == "wrong-pool":
         other = cognito(cognito_cloud).create_user_pool(
             PoolName=unique("other"),

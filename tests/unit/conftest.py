@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import jwt
-import moto.cognitoidp
 import pytest
 from moto import mock_aws
 from moto.core.models import MockAWS
 
 from localcloud.motoserver import REGION
+from tests.cognito_keys import moto_jwks
 from tests.unit.harness import Harness
 from tests.unit.schema import table_definitions
 
@@ -86,14 +83,6 @@ def aws(moto_session: MockAWS, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 @pytest.fixture
 def chat(aws: None) -> Harness:
     return Harness()
-
-
-MOTO_COGNITO_KEYS = Path(moto.cognitoidp.__file__).parent / "resources"
-
-
-def moto_jwks(name: str = "jwks-public.json.gz") -> dict[str, Any]:
-    """The key set moto signs every pool's tokens with (public or private half)."""
-    return dict(json.loads(gzip.decompress((MOTO_COGNITO_KEYS / name).read_bytes())))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chat.config import ConfigurationError, Settings
-from tests.unit.conftest import ENV, CognitoPool, MotoJwks, make_pool, moto_jwks
+from tests.cognito_keys import moto_jwks, sign
+from tests.unit.conftest import ENV, CognitoPool, MotoJwks, make_pool
 from tests.unit.harness import Harness
 
 PASSWORD = "correct horse battery"
@@ -38,10 +39,6 @@ def _login(pool: CognitoPool, username: str, client_id: str | None = None) -> di
         AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
     )
     return dict(response["AuthenticationResult"])
-
-
-def _moto_private_key() -> Any:
-    return jwt.PyJWK(moto_jwks("jwks-private.json.gz")).key
 
 
 def _claims(pool: CognitoPool, **overrides: object) -> dict[str, object]:
@@ -72,10 +69,6 @@ def _hs256_with_public_key(claims: dict[str, object]) -> str:
     payload = b64(json.dumps(claims).encode())
     signature = b64(hmac.new(pem, header + b"." + payload, hashlib.sha256).digest())
     return (header + b"." + payload + b"." + signature).decode()
-
-
-def _sign(claims: dict[str, object], key: Any = None, kid: str = "dummy") -> str:
-    return jwt.encode(claims, key or _moto_private_key(), "RS256", headers={"kid": kid})
 
 
 def test_signup_creates_a_confirmed_pool_user_and_no_table_item(
@@ -117,9 +110,7 @@ def test_a_rewritten_preferred_username_cannot_take_another_name(
     chat: Harness, cognito_pool: CognitoPool
 ) -> None:
     chat.signup_and_login("bob")
-    token = _sign(
-        _claims(cognito_pool, **{"cognito:username": "mallory"}, preferred_username="Bob")
-    )
+    token = sign(_claims(cognito_pool, **{"cognito:username": "mallory"}, preferred_username="Bob"))
     assert chat.rest("GET", "/me", token=token) == (200, {"username": "mallory"})
 
 
@@ -170,9 +161,9 @@ def test_tokens_that_are_not_this_pools_id_tokens_are_refused(
     chat.signup_and_login("alice")
     if case == "forged":
         other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        token = _sign(_claims(cognito_pool), key=other_key)
+        token = sign(_claims(cognito_pool), key=other_key)
     elif case == "expired":
-        token = _sign(_claims(cognito_pool, iat=int(time.time()) - 3700, exp=int(time.time()) - 5))
+        token = sign(_claims(cognito_pool, iat=int(time.time()) - 3700, exp=int(time.time()) - 5))
     elif case == "wrong-pool":
         # A real ID token of another pool: same moto signing key, another issuer.
         token = _login(make_pool("other-pool"), "alice")["IdToken"]
@@ -187,13 +178,13 @@ def test_tokens_that_are_not_this_pools_id_tokens_are_refused(
     elif case == "access-token":
         token = _login(cognito_pool, "dave")["AccessToken"]
     elif case == "no-token-use":
-        token = _sign({k: v for k, v in _claims(cognito_pool).items() if k != "token_use"})
+        token = sign({k: v for k, v in _claims(cognito_pool).items() if k != "token_use"})
     elif case == "alg-none":
         token = jwt.encode(_claims(cognito_pool), None, "none")
     elif case == "hs256-with-the-public-key":
         token = _hs256_with_public_key(_claims(cognito_pool))
     elif case == "unknown-kid":
-        token = _sign(_claims(cognito_pool), kid="not-a-key-of-this-pool")
+        token = sign(_claims(cognito_pool), kid="not-a-key-of-this-pool")
     else:
         token = "not.a.jwt"
     for method, path in (("GET", "/me"), ("POST", "/auth/ticket"), ("GET", "/rooms")):
