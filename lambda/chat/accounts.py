@@ -131,11 +131,13 @@ class CognitoIdentity:
             if code in ("UsernameExistsException", "AliasExistsException"):
                 raise UsernameTakenError("That username is taken.") from e
             if code in ("InvalidPasswordException", "InvalidParameterException"):
-                reason = str(e.response.get("Error", {}).get("Message") or "")
-                raise InvalidInputError(
+                reason = str(e.response.get("Error", {}).get("Message") or "").strip()
+                what = (
                     "The password does not meet the user directory's policy"
-                    + (f": {reason}" if reason else ".")
-                ) from e
+                    if code == "InvalidPasswordException"
+                    else "The user directory refused this sign-up"
+                )
+                raise InvalidInputError(what + (f": {reason}" if reason else ".")) from e
             raise
         self._confirm(username)
         return username
