@@ -31,6 +31,8 @@ BENCH_ENV = {
     "JWT_SECRET": "bench-signing-key-0123456789abcdef0123",
     "BCRYPT_ROUNDS": "4",
     "LOG_LEVEL": "WARNING",
+    # The rooms function needs the purge queue named; no bench deletes a room.
+    "ROOM_PURGE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/bench-room-purge",
 }
 
 

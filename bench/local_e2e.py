@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import time
+from collections import Counter
+from pathlib import Path
 
 import aiohttp
 
@@ -22,8 +30,69 @@ from localcloud.testing import running_local_cloud
 from tests.integration.chat_client import Api, Socket
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of a process and of each of its children, by command line:
+    the local cloud and its moto server. On a shared machine wall-clock figures move with the
+    load; CPU per delivery moves much less."""
+    tick = os.sysconf("SC_CLK_TCK")
+    result: dict[str, float] = {}
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids += [int(p) for p in children.read_text().split()]
+        except OSError:
+            continue
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{one}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        name = "moto" if b"localcloud.motoserver" in cmdline else "localcloud"
+        result[name] = result.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return result
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the local cloud's GIL holder (`--gil`: where its CPU goes), raw output
+    (one stack and its sample count a line); stopped with SIGINT when the send phase ends."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--gil", "--rate", "100", "--format", "raw"]
+        + ["--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def summarise_profile(path: Path, top: int = 25) -> str:
+    """Inclusive share of the samples per function (file name, no line), the biggest first."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = {re.sub(r" \((.*?):\d+\)$", r" (\1)", f) for f in stack.split(";")}
+        for frame in frames:
+            inclusive[frame] += samples
+    lines = [f"{total} samples of the GIL holder during the send phase; inclusive share:"]
+    lines += [f"  {100 * n / max(1, total):5.1f}%  {f}" for f, n in inclusive.most_common(top)]
+    return "\n".join(lines)
+
+
 async def scenario(
-    rest_url: str, ws_url: str, clients: int, rate: float, count: int
+    rest_url: str,
+    ws_url: str,
+    clients: int,
+    rate: float,
+    count: int,
+    pid: int,
+    profile: Path | None = None,
 ) -> list[object]:
     async with aiohttp.ClientSession() as session:
         api = Api(session, rest_url)
@@ -42,6 +111,8 @@ async def scenario(
             sock.arrivals.clear()
 
         sent_at: dict[str, float] = {}
+        cpu_before = cpu_seconds(pid)
+        profiler = start_profiler(pid, profile) if profile is not None else None
         started = time.monotonic()
         for i in range(count):
             target = started + i / rate
@@ -66,6 +137,11 @@ async def scenario(
                 break
             await asyncio.sleep(0.05)
         finished = time.monotonic()
+        cpu_after = cpu_seconds(pid)
+        if profiler is not None and profile is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
+            print(summarise_profile(profile), flush=True)
 
         latencies, delivered, duplicates = [], 0, 0
         for sock in sockets:
@@ -99,15 +175,37 @@ async def scenario(
         f"{q[94]:.0f}",
         f"{q[98]:.0f}",
         f"{delivered / (last_arrival - started):,.0f}",
+        *(
+            f"{1e6 * (cpu_after.get(k, 0) - cpu_before.get(k, 0)) / max(1, delivered):.0f}"
+            for k in ("localcloud", "moto")
+        ),
     ]
 
 
-def run(client_counts: list[int], rate: float, count: int) -> str:
+def run(
+    client_counts: list[int],
+    rate: float,
+    count: int,
+    lambda_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    profile: Path | None = None,
+) -> str:
     rows = []
-    with running_local_cloud() as cloud:
+    with running_local_cloud(lambda_env=lambda_env, extra_args=extra_args or []) as cloud:
         for clients in client_counts:
             row = asyncio.run(
-                asyncio.wait_for(scenario(cloud.rest_url, cloud.ws_url, clients, rate, count), 300)
+                asyncio.wait_for(
+                    scenario(
+                        cloud.rest_url,
+                        cloud.ws_url,
+                        clients,
+                        rate,
+                        count,
+                        cloud.process.pid,
+                        profile,
+                    ),
+                    300,
+                )
             )
             print(f"  {clients} clients: {row}", flush=True)
             rows.append(row)
@@ -121,6 +219,8 @@ def run(client_counts: list[int], rate: float, count: int) -> str:
         "p95 ms",
         "p99 ms",
         "deliveries/s",
+        "local cloud CPU µs per delivery",
+        "moto CPU µs per delivery",
     ]
     return (
         "One room of the local cloud (`python -m localcloud`, moto DynamoDB), one WebSocket "
@@ -134,8 +234,36 @@ def main() -> None:
     parser.add_argument("--clients", default="10,50,100")
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument(
+        "--lambda-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="passed to the local cloud's --lambda-env (repeatable)",
+    )
+    parser.add_argument(
+        "--localcloud-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for `python -m localcloud` (repeatable), e.g. --workers=64",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="sample the local cloud with py-spy (--gil) during each send phase into FILE "
+        "(raw stacks) and print where its CPU went",
+    )
     args = parser.parse_args()
-    print(run([int(c) for c in args.clients.split(",")], args.rate, args.messages))
+    lambda_env = {}
+    for item in args.lambda_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--lambda-env wants NAME=VALUE, got {item!r}")
+        lambda_env[name] = value
+    counts = [int(c) for c in args.clients.split(",")]
+    print(run(counts, args.rate, args.messages, lambda_env, args.localcloud_arg, args.profile))
 
 
 if __name__ == "__main__":

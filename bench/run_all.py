@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import cold_start, cost, fanout_scale, frontend_render, local_e2e  # noqa: E402
+from bench import cold_start, cost, fanout_scale, frontend_render, local_e2e, search  # noqa: E402
 from bench.common import REPO, machine  # noqa: E402
 
 
@@ -38,6 +38,10 @@ def main() -> None:
         (
             "5. Browser client rendering",
             lambda: frontend_render.run(runs=2 if args.quick else 5),
+        ),
+        (
+            "6. Search reads",
+            lambda: search.run([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]),
         ),
     ]
     started = time.monotonic()

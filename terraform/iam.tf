@@ -14,6 +14,7 @@ locals {
     messages        = aws_dynamodb_table.messages.arn
     messages_stream = "${aws_dynamodb_table.messages.arn}/stream/*"
     stream_dlq      = aws_sqs_queue.stream_dlq.arn
+    room_purge      = aws_sqs_queue.job["room_purge"].arn
     signing_key     = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.jwt_secret_parameter_name}"
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
     user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
@@ -27,18 +28,29 @@ locals {
 
   function_access = {
     rest = {
-      # signup (conditional put), login (get), tickets (put)
+      # signup (conditional put), login and direct rooms' peer (get), tickets (put)
       users = ["dynamodb:GetItem", "dynamodb:PutItem"]
-      # membership checks, room META, members and requests of a room
-      rooms = ["dynamodb:GetItem", "dynamodb:Query"]
+      # membership checks (BatchGetItem of META + MEMBER), members and requests of a room,
+      # live rooms of GET /rooms (BatchGetItem), POST /rooms/direct (transaction of Puts; a
+      # conditional Put brings back a member who left)
+      rooms = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"]
       # GET /rooms: the rooms I belong to
       rooms_by_user = ["dynamodb:Query"]
-      # GET /rooms/{id}/members: who is online (the room's connections)
-      connections = ["dynamodb:Query"]
-      # GET /rooms/{id}/messages: history pages
+      # online flags (Query ROOM#), a direct room's members' connections subscribed (Query
+      # USER#, UpdateItem META, PutItem ROOM#), gone connections removed (GetItem, batch)
+      connections = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+      ]
+      # history pages; GET /rooms' unread counts and newest message; search pages
       messages = ["dynamodb:Query"]
       # the JWT signing key, read once per container
       signing_key = ["ssm:GetParameter"]
+      # roomAdded to the other user of a new direct room
+      connections_api = ["execute-api:ManageConnections"]
     }
     authorizer = {
       # redeem a single-use ticket: one conditional delete
@@ -53,40 +65,57 @@ locals {
       connections_api = ["execute-api:ManageConnections"]
     }
     rooms = {
+      # openDirect: the other user exists
+      users = ["dynamodb:GetItem"]
       # create (transaction: Put META + Put MEMBER), join request (ConditionCheck + Put),
-      # approve (Delete REQUEST + Put MEMBER), reject (Delete), reads (Get, Query)
+      # approve (Delete REQUEST + Put MEMBER), reject (Delete), leave/remove (transaction:
+      # Delete MEMBER + the room's index items), markRead and deleteRoom (conditional
+      # UpdateItem), membership checks (BatchGetItem), reads (Get, Query)
       rooms = [
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
       ]
       # subscribe a member's open connections (Query USER#, UpdateItem META, PutItem ROOM#),
+      # unsubscribe on leave/remove (DeleteItem ROOM# in the transaction, UpdateItem META),
       # online flags (Query ROOM#), remove gone connections (GetItem, BatchWriteItem)
       connections = [
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "dynamodb:Query",
         "dynamodb:BatchWriteItem",
       ]
-      # getMessages
-      messages = ["dynamodb:Query"]
-      # joinRequest, joinApproved, joinRejected, memberJoined events
+      # getMessages; markRead checks the message exists
+      messages = ["dynamodb:Query", "dynamodb:GetItem"]
+      # deleteRoom asks for the purge job
+      room_purge = ["sqs:SendMessage"]
+      # joinRequest, joinApproved, joinRejected, memberJoined, roomAdded, memberLeft,
+      # removedFromRoom, roomDeleted, read events
       connections_api = ["execute-api:ManageConnections"]
     }
     send_message = {
-      # membership check (MEMBER#, then META to tell 404 from 403)
-      rooms = ["dynamodb:GetItem"]
-      # store the message (conditional put); delivery is the stream processor's job
-      messages = ["dynamodb:PutItem"]
+      # membership check: META and MEMBER# in one BatchGetItem (GetItem when throttled)
+      rooms = ["dynamodb:GetItem", "dynamodb:BatchGetItem"]
+      # store a message (conditional put); edit, delete and react read it, then change it with
+      # one conditional update; delivery is the stream processor's job
+      messages = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+      # typing: the once-per-2-seconds claim (conditional PutItem of a TYPING# item), the room's
+      # connections (Query), gone connections removed (GetItem, BatchWriteItem)
+      connections = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
       # sendMessage is a one-way route: an `error` frame goes back to the sender's connection
       connections_api = ["execute-api:ManageConnections"]
     }
     stream_processor = {
       # a room's live connections (Query ROOM#); 410 Gone removes a connection (GetItem + batch)
       connections = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+      # which rooms of the batch are deleted (one BatchGetItem of their META items)
+      rooms = ["dynamodb:BatchGetItem"]
       # the event source mapping polls the stream with the function's role
       messages_stream = [
         "dynamodb:DescribeStream",
@@ -98,6 +127,23 @@ locals {
       stream_dlq = ["sqs:SendMessage"]
       # message frames
       connections_api = ["execute-api:ManageConnections"]
+    }
+    room_purge = {
+      # the tombstone (GetItem), member and request items (Query, batch delete), then the
+      # tombstone itself (DeleteItem)
+      rooms = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"]
+      # the room's connection index items
+      connections = ["dynamodb:Query", "dynamodb:BatchWriteItem"]
+      # the room's messages, a page at a time
+      messages = ["dynamodb:Query", "dynamodb:BatchWriteItem"]
+      # the event source mapping reads the queue with the function's role; a run that stops
+      # short sends the request again (SendMessage)
+      room_purge = [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+      ]
     }
   }
 }

@@ -37,13 +37,13 @@ locals {
     }
     rooms = {
       handler     = "chat.handlers.rooms.lambda_handler"
-      description = "WebSocket room actions: create, join requests, approvals, history, members"
+      description = "WebSocket room actions: rooms, direct rooms, joins, leaving, deletion, reads"
       memory_size = 256
       timeout     = 10
     }
     send_message = {
       handler     = "chat.handlers.send_message.lambda_handler"
-      description = "WebSocket sendMessage: validates and writes one item to the Messages table"
+      description = "WebSocket message writes: send, edit, delete, react (one item each); typing"
       memory_size = 256
       timeout     = 5
     }
@@ -52,6 +52,13 @@ locals {
       description = "Messages stream consumer: fans each message out to its room's connections"
       memory_size = 512
       timeout     = 60
+    }
+    room_purge = {
+      handler     = "chat.handlers.room_purge.lambda_handler"
+      description = "Room-purge queue consumer: deletes a deleted room's messages and items"
+      memory_size = 256
+      # A run stops itself 3 s before this and asks for another (chat/purge.py).
+      timeout = 60
     }
   }
 
@@ -71,13 +78,34 @@ locals {
     rejectJoin    = { function = "rooms", authorizer = false, reply = true }
     getMessages   = { function = "rooms", authorizer = false, reply = true }
     getMembers    = { function = "rooms", authorizer = false, reply = true }
+    openDirect    = { function = "rooms", authorizer = false, reply = true }
+    leaveRoom     = { function = "rooms", authorizer = false, reply = true }
+    removeMember  = { function = "rooms", authorizer = false, reply = true }
+    deleteRoom    = { function = "rooms", authorizer = false, reply = true }
+    markRead      = { function = "rooms", authorizer = false, reply = true }
     ping          = { function = "rooms", authorizer = false, reply = true }
     # One-way: success has no reply (the stored message arrives as `message`, echoing the
     # clientMessageId); errors are posted to the sender's connection by the function.
-    sendMessage = { function = "send_message", authorizer = false, reply = false }
+    sendMessage   = { function = "send_message", authorizer = false, reply = false }
+    editMessage   = { function = "send_message", authorizer = false, reply = false }
+    deleteMessage = { function = "send_message", authorizer = false, reply = false }
+    react         = { function = "send_message", authorizer = false, reply = false }
+    typing        = { function = "send_message", authorizer = false, reply = false }
   }
 
   websocket_authorizer_function = "authorizer"
+
+  # SQS queue => the function that consumes it (terraform/queues.tf). The local cloud reads this
+  # map too and polls the same queues.
+  queue_mappings = {
+    room_purge = {
+      function   = "room_purge"
+      batch_size = 1
+      # Longer than the function's timeout, as SQS event sources require.
+      visibility_timeout_seconds = 120
+      max_receive_count          = 5
+    }
+  }
 
   # The Messages stream => stream_processor mapping.
   stream_mapping = {
@@ -87,8 +115,9 @@ locals {
     maximum_retry_attempts             = 5
     maximum_record_age_in_seconds      = 3600
     bisect_batch_on_function_error     = true
-    # Only new messages fan out; TTL deletes and edits never invoke the processor.
-    filter_patterns = [jsonencode({ eventName = ["INSERT"] })]
+    # New messages (INSERT) and changes to them (MODIFY: edits, deletes, reactions) fan out;
+    # the purge job's deletes (REMOVE) never invoke the processor.
+    filter_patterns = [jsonencode({ eventName = ["INSERT", "MODIFY"] })]
   }
 
   # The environment every function gets. Endpoints are never read from events, so the same
@@ -110,6 +139,10 @@ locals {
     COGNITO_USER_POOL_ID = local.cognito ? aws_cognito_user_pool.users[0].id : ""
     COGNITO_CLIENT_ID    = local.cognito ? aws_cognito_user_pool_client.api[0].id : ""
     COGNITO_ISSUER       = local.cognito_issuer
+    ROOM_PURGE_QUEUE_URL = aws_sqs_queue.job["room_purge"].url
+    # A deleted room's tombstone outlives its purge by this long, so a send racing the
+    # delete is purged too (longer than send_message's timeout).
+    ROOM_PURGE_GRACE_SECONDS = "60"
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).

@@ -12,6 +12,10 @@ const CATCH_UP_MAX_PAGES = 50;
 const REPLY_TIMEOUT_MS = 15_000;
 // A send with neither its stored message nor an error by then is shown as not sent.
 const SEND_TIMEOUT_MS = 10_000;
+// The server forwards one typing event per user and room every 2 s; sending more is waste.
+const TYPING_EVERY_MS = 2_000;
+const TYPING_SHOWN_MS = 5_000;
+const FIND_MAX_PAGES = 20;
 export const EXPIRED = "Your session has expired. Please log in again.";
 const OFFLINE = "You are offline. Try again when the connection is back.";
 
@@ -28,6 +32,8 @@ export function createActions({ store, config }) {
   let expiryTimer = null;
   const replies = new Map(); // requestId => {resolve, reject, timer}
   const sends = new Map(); // requestId => {roomId, clientMessageId}
+  const writes = new Map(); // requestId => roomId: an edit, delete or reaction (one-way)
+  const typingSent = new Map(); // roomId => when we last said we are typing
 
   function saveSession(session) {
     if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
@@ -171,6 +177,44 @@ export function createActions({ store, config }) {
     }
   }
 
+  // Edits, deletes and reactions are one-way: the change arrives as messageUpdated; an error
+  // comes back with the requestId and becomes a notice.
+  function write(frame) {
+    const requestId = socket ? socket.send(frame) : null;
+    if (!requestId) throw new ActionError("offline", OFFLINE);
+    writes.set(requestId, frame.roomId);
+    setTimeout(() => writes.delete(requestId), REPLY_TIMEOUT_MS);
+  }
+
+  // Reads older pages until the message is held (a search result far back); whether it is.
+  async function loadUntil(roomId, messageId) {
+    for (let page = 0; page < FIND_MAX_PAGES; page++) {
+      const room = store.room(roomId);
+      if (!room) return false;
+      if (room.messages.has(messageId)) return true;
+      if (room.loaded && !room.hasOlder) return false;
+      await loadOlder(roomId, { initial: !room.loaded });
+    }
+    return Boolean(store.room(roomId)?.messages.has(messageId));
+  }
+
+  // Removed from a room or the room deleted: it goes, with a notice naming it.
+  function gone(roomId, why) {
+    const room = store.room(roomId);
+    if (room && store.removeRoom(roomId)) store.notice(why, { roomId, name: room.name });
+  }
+
+  // Tells the server how far we have read the open room: its newest stored message, once.
+  function markRead(roomId) {
+    const room = store.room(roomId);
+    const newest = room && room.ids[room.ids.length - 1];
+    if (!newest || (room.lastRead && room.lastRead >= newest) || !socket) return;
+    room.lastRead = newest; // asked once; a failed ask is retried with the next message
+    request({ action: "markRead", roomId, messageId: newest }).catch(() => {
+      if (room.lastRead === newest) room.lastRead = null;
+    });
+  }
+
   function onFrame(frame) {
     const reply = frame.requestId ? replies.get(frame.requestId) : null;
     if (reply) {
@@ -184,6 +228,16 @@ export function createActions({ store, config }) {
       case "message":
         store.addMessage(frame.message, { live: true });
         break;
+      case "messageUpdated":
+        store.updateMessage(frame.message);
+        break;
+      case "typing":
+        store.setTyping(frame.roomId, frame.username, Date.now() + TYPING_SHOWN_MS);
+        setTimeout(() => {
+          const until = store.room(frame.roomId)?.typing.get(frame.username);
+          if (until && until <= Date.now()) store.setTyping(frame.roomId, frame.username, 0);
+        }, TYPING_SHOWN_MS + 50);
+        break;
       case "joinRequest":
         if (frame.roomId === store.state.currentRoomId) loadMembers(frame.roomId);
         else store.countRequest(frame.roomId);
@@ -195,17 +249,38 @@ export function createActions({ store, config }) {
       case "joinRejected":
         store.notice("joinRejected", { roomId: frame.roomId });
         break;
+      case "roomAdded":
+        store.addRoom({ ...frame.room, role: "member" });
+        break;
       case "memberJoined":
+      case "memberLeft":
       case "presence":
         if (frame.roomId === store.state.currentRoomId) loadMembers(frame.roomId);
+        break;
+      case "leftRoom":
+        store.removeRoom(frame.roomId);
+        break;
+      case "removedFromRoom":
+      case "roomDeleted":
+        gone(frame.roomId, frame.type);
+        break;
+      case "read":
+        store.setRead(frame.roomId, frame.username, frame.messageId);
         break;
       case "error":
         if (send) {
           sends.delete(frame.requestId);
           store.updatePending(send.roomId, send.clientMessageId, { status: "failed", error: frame.message });
+        } else if (writes.has(frame.requestId)) {
+          store.notice("writeFailed", { roomId: writes.get(frame.requestId), message: frame.message });
+          writes.delete(frame.requestId);
         } else if (!reply && frame.action !== "ping") console.warn("server error", frame.code, frame.message);
         break;
       case "roomCreated":
+      case "directOpened":
+      case "memberRemovedAck":
+      case "roomDeletedAck":
+      case "readAck":
       case "joinRequested":
       case "joinApprovedAck":
       case "joinRejectedAck":
@@ -249,6 +324,35 @@ export function createActions({ store, config }) {
       return reply.room;
     },
     joinRoom: (roomId) => request({ action: "joinRoom", roomId }),
+    async openDirect(username) {
+      const { room } = await api.openDirect(username);
+      store.addRoom({ ...room, role: "member" });
+      return room;
+    },
+    async leaveRoom(roomId) {
+      await request({ action: "leaveRoom", roomId });
+      store.removeRoom(roomId);
+    },
+    async deleteRoom(roomId) {
+      await request({ action: "deleteRoom", roomId });
+      store.removeRoom(roomId);
+    },
+    async removeMember(roomId, username) {
+      await request({ action: "removeMember", roomId, username });
+      await loadMembers(roomId);
+    },
+    markRead,
+    editMessage: (roomId, messageId, text) => write({ action: "editMessage", roomId, messageId, text }),
+    deleteMessage: (roomId, messageId) => write({ action: "deleteMessage", roomId, messageId }),
+    react: (roomId, messageId, emoji, on) => write({ action: "react", roomId, messageId, emoji, on }),
+    typing(roomId) {
+      const last = typingSent.get(roomId) || 0;
+      if (!socket || Date.now() - last < TYPING_EVERY_MS) return;
+      typingSent.set(roomId, Date.now());
+      socket.send({ action: "typing", roomId });
+    },
+    search: (roomId, q, cursor) => api.search(roomId, cursor ? { q, cursor } : { q }),
+    loadUntil,
     async decideJoin(roomId, username, approve) {
       await request({ action: approve ? "approveJoin" : "rejectJoin", roomId, username });
       await loadMembers(roomId);

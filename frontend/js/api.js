@@ -47,7 +47,12 @@ export class Api {
   me() { return this.request("GET", "/me"); }
   ticket() { return this.request("POST", "/auth/ticket"); }
   rooms() { return this.request("GET", "/rooms"); }
+  openDirect(username) { return this.request("POST", "/rooms/direct", { username }); }
   members(roomId) { return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/members`); }
+  search(roomId, params) {
+    const query = new URLSearchParams(params).toString();
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/search?${query}`);
+  }
   messages(roomId, params = {}) {
     const query = new URLSearchParams(params).toString();
     return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${query ? `?${query}` : ""}`);

@@ -9,8 +9,11 @@ import { mountComposer } from "./views/composer.js";
 import { mountConnection } from "./views/connection.js";
 import { mountMembers } from "./views/members.js";
 import { mountMessageList } from "./views/messageList.js";
+import { mountReadState } from "./views/readState.js";
 import { mountRoom } from "./views/room.js";
 import { mountRoomList } from "./views/roomList.js";
+import { mountSearch } from "./views/search.js";
+import { mountTyping } from "./views/typing.js";
 import { invitedRoomId, mountSidebar } from "./views/sidebar.js";
 
 const store = createStore();
@@ -30,10 +33,13 @@ mountRoomList({ store, onSelect: selectRoom });
 // Before the composer: opening a room closes the phone panel (and un-inerts the room) before
 // the composer takes focus.
 mountSidebar({ store, actions, onSelect: selectRoom });
-mountRoom({ store });
+mountRoom({ store, actions });
 mountMessageList({ store, actions });
 mountComposer({ store, actions });
 mountMembers({ store, actions });
+mountReadState({ store, actions });
+mountTyping({ store, actions });
+mountSearch({ store, actions });
 mountAttention({ store });
 
 // An invite link opened while signed in: go to the room, or offer to join it.

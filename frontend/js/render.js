@@ -46,18 +46,71 @@ function isToday(date) {
   return date.toDateString() === new Date().toDateString();
 }
 
-export function messageItem(message, mine) {
+// Quick reactions offered by the picker; any emoji arriving from others is shown too.
+export const QUICK_EMOJIS = ["👍", "❤️", "😂", "🎉", "😮", "👀"];
+
+// A stored message. With `controls` ({me, canDelete, onEdit, onDelete, onReact}) it has its
+// actions: reactions to toggle, a picker, Edit (own) and Delete (own, or any for the admin).
+export function messageItem(message, mine, controls = null) {
   const created = new Date(message.createdAt);
+  const classes = ["message", mine ? "mine" : "", message.deleted ? "deleted" : ""].filter(Boolean).join(" ");
   return el(
     "li",
-    { className: mine ? "message mine" : "message", "data-id": message.messageId },
+    { className: classes, "data-id": message.messageId },
     el(
       "header",
       {},
       el("span", { className: authorClass(message.username), text: message.username }),
       el("time", { datetime: message.createdAt, title: created.toLocaleString(), text: (isToday(created) ? timeFormat : dateTimeFormat).format(created) }),
+      message.editedAt && !message.deleted ? el("span", { className: "edited", title: `Edited ${new Date(message.editedAt).toLocaleString()}`, text: "(edited)" }) : null,
     ),
-    el("p", { className: "text", text: message.text }),
+    message.deleted ? el("p", { className: "text tombstone", text: "This message was deleted." }) : el("p", { className: "text", text: message.text }),
+    controls && !message.deleted ? reactionsRow(message, controls) : null,
+    controls && !message.deleted ? actionsRow(message, mine, controls) : null,
+  );
+}
+
+function reactionsRow(message, { me, onReact }) {
+  const reactions = Object.entries(message.reactions || {});
+  if (reactions.length === 0) return null;
+  return el(
+    "div",
+    { className: "reactions" },
+    ...reactions.map(([emoji, users]) => {
+      const reacted = users.some((u) => u.toLowerCase() === me.toLowerCase());
+      return el(
+        "button",
+        { type: "button", className: "reaction", "aria-pressed": String(reacted), title: users.join(", "), "aria-label": `${emoji} ${users.length}: ${users.join(", ")}`, onClick: () => onReact(emoji, !reacted) },
+        `${emoji} ${users.length}`,
+      );
+    }),
+  );
+}
+
+function actionsRow(message, mine, { me, canDelete, onEdit, onDelete, onReact }) {
+  const picker = el(
+    "div",
+    { className: "picker", hidden: true },
+    ...QUICK_EMOJIS.map((emoji) => {
+      const users = (message.reactions || {})[emoji] || [];
+      const reacted = users.some((u) => u.toLowerCase() === me.toLowerCase());
+      return el("button", { type: "button", "aria-label": `React with ${emoji}`, onClick: () => onReact(emoji, !reacted) }, emoji);
+    }),
+  );
+  const toggle = el("button", { type: "button", "aria-label": "Add reaction", title: "Add reaction", "aria-expanded": "false" }, "☺");
+  toggle.addEventListener("click", () => {
+    picker.hidden = !picker.hidden;
+    toggle.setAttribute("aria-expanded", String(!picker.hidden));
+  });
+  return el(
+    "div",
+    { className: "message-actions" },
+    toggle,
+    picker,
+    // Plain names ("Edit", "Delete"): the message around them says whose; and a label lookup for
+    // "Message" must keep finding only the message box.
+    mine ? el("button", { type: "button", onClick: onEdit }, "Edit") : null,
+    mine || canDelete ? el("button", { type: "button", onClick: onDelete }, "Delete") : null,
   );
 }
 

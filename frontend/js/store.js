@@ -1,14 +1,17 @@
 // The client's state in one place, changed only through the functions below. Each change tells
 // the subscribers of its topic what changed, so a view re-renders the one thing that did:
 //   "session"  the signed-in user (or none)
-//   "rooms"    the room list, a room's name, role, unread or request count
+//   "rooms"    the room list, a room's name, role, unread or request count (added or removed)
 //   "current"  the open room
 //   "message"  {roomId, messageId}: one stored message was added
+//   "changed"  {roomId, messageId}: a stored message was edited, deleted or reacted to
+//   "typing"   {roomId}: who is typing in a room changed
 //   "pending"  {roomId, clientMessageId}: one unsent message was added, failed or settled
-//   "members"  {roomId}: the members and join requests of a room
+//   "members"  {roomId}: the members, their read positions and the join requests of a room
 //   "history"  {roomId}: a room's history paging state
 //   "connection" the live connection's state
-//   "notice"   {kind, ...}: something to tell the user that is not state (a join was declined)
+//   "notice"   {kind, ...}: something to tell the user that is not state (a join was declined,
+//              a room was deleted or we were removed from it)
 
 export function createStore() {
   const listeners = new Map(); // topic => Set of functions
@@ -28,6 +31,8 @@ export function createStore() {
       roomId: entry.roomId,
       name: entry.name,
       role: entry.role,
+      kind: entry.kind || "group",
+      peer: entry.peer || null,
       messages: new Map(), // messageId => message, as the server sent it
       ids: [], // messageIds in id order, which is the order the server stored them
       pending: new Map(), // clientMessageId => {clientMessageId, text, requestId, status, error}
@@ -37,8 +42,10 @@ export function createStore() {
       hasOlder: false,
       loadingOlder: false,
       historyNote: "",
-      unread: 0,
+      unread: entry.unread || 0,
       requestCount: 0,
+      lastRead: entry.lastRead || null, // my read position as the server holds it
+      typing: new Map(), // username => until when (ms) to show "is typing…"
     };
   }
 
@@ -75,8 +82,12 @@ export function createStore() {
       for (const entry of entries) {
         seen.add(entry.roomId);
         const known = state.rooms.get(entry.roomId);
-        if (known) Object.assign(known, { name: entry.name, role: entry.role });
-        else state.rooms.set(entry.roomId, newRoom(entry));
+        const unread = entry.roomId === state.currentRoomId && !document.hidden ? 0 : entry.unread || 0;
+        if (known) {
+          Object.assign(known, { name: entry.name, role: entry.role, unread });
+          if (entry.lastRead && (!known.lastRead || known.lastRead < entry.lastRead)) known.lastRead = entry.lastRead;
+        }
+        else state.rooms.set(entry.roomId, { ...newRoom(entry), unread });
       }
       for (const roomId of [...state.rooms.keys()]) if (!seen.has(roomId)) state.rooms.delete(roomId);
       if (state.currentRoomId && !state.rooms.has(state.currentRoomId)) this.selectRoom(null);
@@ -87,6 +98,24 @@ export function createStore() {
       if (!state.rooms.has(entry.roomId)) state.rooms.set(entry.roomId, { ...newRoom(entry), loaded });
       emit("rooms");
       return state.rooms.get(entry.roomId);
+    },
+
+    // A room we no longer belong to (left, removed, deleted): gone from the list at once.
+    removeRoom(roomId) {
+      if (!state.rooms.delete(roomId)) return false;
+      if (state.currentRoomId === roomId) this.selectRoom(null);
+      emit("rooms");
+      return true;
+    },
+
+    // A member's read position moved (a `read` receipt, or our own markRead).
+    setRead(roomId, username, messageId) {
+      const room = state.rooms.get(roomId);
+      if (!room) return;
+      const member = room.members.find((m) => m.username.toLowerCase() === username.toLowerCase());
+      if (member && (!member.lastRead || member.lastRead < messageId)) member.lastRead = messageId;
+      if (isMine({ username }) && (!room.lastRead || room.lastRead < messageId)) room.lastRead = messageId;
+      emit("members", { roomId });
     },
 
     selectRoom(roomId) {
@@ -106,6 +135,7 @@ export function createStore() {
       let index = room.ids.length;
       while (index > 0 && room.ids[index - 1] > message.messageId) index--;
       room.ids.splice(index, 0, message.messageId);
+      if (live && room.typing.delete(message.username)) emit("typing", { roomId: room.roomId });
       // Our own unsent copy is settled by the stored one.
       if (message.clientMessageId && room.pending.delete(message.clientMessageId)) {
         emit("pending", { roomId: room.roomId, clientMessageId: message.clientMessageId });
@@ -117,6 +147,22 @@ export function createStore() {
       }
       emit("message", { roomId: room.roomId, messageId: message.messageId, live });
       return true;
+    },
+
+    // A stored message changed (messageUpdated): replaces the one we hold, if we hold it.
+    updateMessage(message) {
+      const room = state.rooms.get(message.roomId);
+      if (!room || !room.messages.has(message.messageId)) return;
+      room.messages.set(message.messageId, message);
+      emit("changed", { roomId: room.roomId, messageId: message.messageId });
+    },
+
+    setTyping(roomId, username, untilMs) {
+      const room = state.rooms.get(roomId);
+      if (!room || isMine({ username })) return;
+      if (untilMs) room.typing.set(username, untilMs);
+      else room.typing.delete(username);
+      emit("typing", { roomId });
     },
 
     setHistory(roomId, changes) {

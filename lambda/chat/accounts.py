@@ -3,6 +3,7 @@ held by the builtin users table or by Amazon Cognito (IdentityProvider)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from chat.store import UsersStore
 from chat.tokens import CognitoTokenVerifier, TokenService
 
 WRONG_CREDENTIALS = "Wrong username or password."
+# The passwordHash of a users-table entry whose account lives in Cognito: no password matches it.
+COGNITO_ACCOUNT = "cognito"
 
 
 def ticket_hash(ticket: str) -> str:
@@ -107,12 +110,23 @@ class CognitoIdentity:
         client_id: str,
         verifier: CognitoTokenVerifier,
         clock: Callable[[], float],
+        users: UsersStore | None = None,
     ) -> None:
         self.client = client
         self.user_pool_id = user_pool_id
         self.client_id = client_id
         self.verifier = verifier
         self.clock = clock
+        self.users = users
+
+    def _list(self, username: str) -> None:
+        """The user's entry in the users table, with no password (COGNITO_ACCOUNT): what the
+        rest of the chat looks users up by (direct rooms). Made at sign-up, and at login for an
+        account made in Cognito itself (console, admin API)."""
+        if self.users is None or self.users.get_user(username) is not None:
+            return
+        with contextlib.suppress(UsernameTakenError):  # a concurrent login listed it
+            self.users.create_user(username, COGNITO_ACCOUNT, iso_now(self.clock()))
 
     def _code(self, error: Exception) -> str:
         response = getattr(error, "response", None) or {}
@@ -140,6 +154,7 @@ class CognitoIdentity:
                 raise InvalidInputError(what + (f": {reason}" if reason else ".")) from e
             raise
         self._confirm(username)
+        self._list(username)
         return username
 
     def _confirm(self, username: str) -> None:
@@ -180,6 +195,7 @@ class CognitoIdentity:
             )
         token = str(result["IdToken"])
         shown = self.verifier.verify(token)
+        self._list(shown)
         return Session(token, started + int(result.get("ExpiresIn", 3600)), shown)
 
     def verify(self, token: str) -> str:

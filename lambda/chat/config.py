@@ -44,6 +44,8 @@ class Settings:
     cognito_client_id: str | None = None
     cognito_issuer: str | None = None
     cognito_jwks_url: str | None = None
+    room_purge_queue_url: str | None = None
+    room_purge_grace_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +87,6 @@ class Settings:
             cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
             cognito_issuer=(env.get("COGNITO_ISSUER") or "").rstrip("/") or None,
             cognito_jwks_url=env.get("COGNITO_JWKS_URL") or None,
+            room_purge_queue_url=env.get("ROOM_PURGE_QUEUE_URL") or None,
+            room_purge_grace_seconds=max(0, _int(env, "ROOM_PURGE_GRACE_SECONDS", 60)),
         )

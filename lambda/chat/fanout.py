@@ -22,7 +22,7 @@ from typing import Any
 from chat import protocol
 from chat.models import Connection, Message
 from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
-from chat.store import ConnectionsStore, message_from_stream_image
+from chat.store import ConnectionsStore, RoomsStore, message_from_stream_image
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,27 @@ log = logging.getLogger(__name__)
 class StreamRecord:
     sequence_number: str
     message: Message
+    # A MODIFY record: an edit, a delete or a reaction, delivered as `messageUpdated`.
+    update: bool = False
+
+    @property
+    def order(self) -> tuple[str, int]:
+        """Within a room: message id order, and a message's own records in stream order (its
+        INSERT before its updates)."""
+        sequence = self.sequence_number
+        return self.message.message_id, int(sequence) if sequence.isdigit() else 0
+
+    @property
+    def delivery_key(self) -> str:
+        """What the delivery log remembers: a message once, each of its updates once."""
+        if self.update:
+            return f"{self.message.message_id}@{self.sequence_number}"
+        return self.message.message_id
+
+    def frame(self) -> dict[str, Any]:
+        if self.update:
+            return protocol.message_updated(self.message)
+        return protocol.message_event(self.message)
 
 
 class DeliveryLog:
@@ -58,6 +79,7 @@ class BatchReport:
     posts: int = 0
     gone: int = 0
     skipped_already_delivered: int = 0
+    skipped_deleted_room: int = 0
 
 
 class FanOut:
@@ -70,8 +92,11 @@ class FanOut:
         attempts: int = 3,
         backoff_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        rooms: RoomsStore | None = None,
     ) -> None:
         self.connections = connections
+        # With it, messages of deleted rooms are dropped (one BatchGetItem per batch).
+        self.rooms = rooms
         self.poster = poster
         self.executor = executor
         self.delivered = delivered if delivered is not None else DeliveryLog()
@@ -85,9 +110,21 @@ class FanOut:
             by_room.setdefault(record.message.room_id, []).append(record)
         report = BatchReport()
         failed: set[str] = set()
+        if self.rooms is not None and by_room:
+            try:
+                live = self.rooms.live_rooms(sorted(by_room))
+            except Exception:
+                log.exception("could not tell which rooms are live")
+                report.failed_sequence_numbers = sorted(
+                    r.sequence_number for rs in by_room.values() for r in rs
+                )
+                return report
+            for room_id in set(by_room) - live:
+                # Deleted (or never existed): nothing of it is delivered, ever.
+                report.skipped_deleted_room += len(by_room.pop(room_id))
         jobs: list[tuple[Connection, list[StreamRecord]]] = []
         for room_id, room_records in by_room.items():
-            room_records.sort(key=lambda r: r.message.message_id)
+            room_records.sort(key=lambda r: r.order)
             try:
                 connections = self.connections.of_room(room_id)
             except Exception:
@@ -114,11 +151,11 @@ class FanOut:
     def _deliver_to(self, connection: Connection, records: list[StreamRecord]) -> BatchReport:
         outcome = BatchReport()
         for index, record in enumerate(records):
-            key = (record.message.message_id, connection.connection_id)
+            key = (record.delivery_key, connection.connection_id)
             if key in self.delivered:
                 outcome.skipped_already_delivered += 1
                 continue
-            frame = encode_frame(protocol.message_event(record.message))
+            frame = encode_frame(record.frame())
             try:
                 self._post_with_retries(connection.connection_id, frame)
             except GoneConnectionError:
@@ -165,16 +202,19 @@ def parse_stream_records(
 ) -> tuple[list[StreamRecord], list[str]]:
     """Message records to deliver, and sequence numbers of records that cannot be parsed
     (logged and skipped by the caller: retrying a malformed record would never succeed).
-    Only INSERTs deliver: the stream mapping's filter already drops the rest on AWS."""
+    INSERTs deliver as `message`, MODIFYs as `messageUpdated`; REMOVEs (a purge) never deliver:
+    the stream mapping's filter already drops them on AWS."""
     records: list[StreamRecord] = []
     malformed: list[str] = []
     for raw in raw_records:
         dynamodb = raw.get("dynamodb") or {}
         sequence = str(dynamodb.get("SequenceNumber", ""))
-        if raw.get("eventName") != "INSERT":
+        event_name = raw.get("eventName")
+        if event_name not in ("INSERT", "MODIFY"):
             continue
         try:
-            records.append(StreamRecord(sequence, message_from_stream_image(dynamodb["NewImage"])))
+            message = message_from_stream_image(dynamodb["NewImage"])
+            records.append(StreamRecord(sequence, message, update=event_name == "MODIFY"))
         except (KeyError, TypeError, ValueError, AttributeError):
             malformed.append(sequence)
     return records, malformed

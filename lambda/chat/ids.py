@@ -7,6 +7,8 @@ in the same millisecond still increase (the random part is incremented), as the 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import threading
 import time
@@ -42,6 +44,22 @@ def new_message_id(now_ms: int | None = None) -> str:
 def new_room_id() -> str:
     """Short, unguessable, URL-safe: it travels in invite links."""
     return secrets.token_urlsafe(9)
+
+
+DIRECT_ROOM_PREFIX = "dm-"
+
+
+def direct_room_id(first: str, second: str) -> str:
+    """The one room id of a pair of users, the same from either side (usernames are unique
+    regardless of case). Guessable by design: a direct room admits no one but its two members."""
+    pair = "\n".join(sorted((first.lower(), second.lower())))
+    digest = hashlib.sha256(pair.encode("utf-8")).digest()[:18]
+    return DIRECT_ROOM_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def id_floor(epoch_ms: int) -> str:
+    """The smallest message id of a millisecond: every message made from then on sorts after it."""
+    return _encode(epoch_ms, 10) + "0" * 16
 
 
 def new_ticket() -> str:

@@ -19,6 +19,7 @@ ROOM_PREFIX = "ROOM#"
 MEMBER_PREFIX = "MEMBER#"
 REQUEST_PREFIX = "REQUEST#"
 CONNECTION_PREFIX = "CONN#"
+TYPING_PREFIX = "TYPING#"
 # The sort key of a room's own item and of a connection's own item.
 META = "META"
 
@@ -135,3 +136,10 @@ def room_connection(room_id: str, connection_id: str) -> dict[str, str]:
 
 def user_connection(username: str, connection_id: str) -> dict[str, str]:
     return {"pk": user_pk(username), "sk": connection_sk(connection_id)}
+
+
+# -- typing limiter (connections table): TYPING#<roomId>/USER#<lower>, one per user and room
+
+
+def typing(room_id: str, username: str) -> dict[str, str]:
+    return {"pk": TYPING_PREFIX + room_id, "sk": user_pk(username)}

@@ -27,12 +27,24 @@ class User:
     created_at: str
 
 
+GROUP = "group"
+DIRECT = "direct"
+
+
 @dataclass(frozen=True)
 class Room:
     room_id: str
-    name: str
-    admin: str
+    name: str  # a direct room has none of its own: each side sees the other's username
+    admin: str  # "" for a direct room, which has no admin
     created_at: str
+    kind: str = GROUP
+    # A direct room's two members, as spelled at creation; () for a group room.
+    members: tuple[str, ...] = ()
+
+    def peer_of(self, username: str) -> str | None:
+        """The other member of a direct room; None for a group room."""
+        others = [m for m in self.members if user_key(m) != user_key(username)]
+        return others[0] if self.kind == DIRECT and others else None
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,9 @@ class Member:
     joined_at: str
     room_name: str
     room_created_at: str
+    kind: str = GROUP
+    peer: str | None = None  # direct rooms: the other member
+    last_read: str | None = None  # the newest message id this member has read
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class MemberPresence:
     username: str
     role: str
     online: bool
+    last_read: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,20 @@ class Message:
     text: str
     created_at: str
     client_message_id: str | None = None
+    edited_at: str | None = None
+    deleted: bool = False
+    # (emoji, usernames who reacted with it), emojis in first-reacted order is not kept:
+    # sorted by emoji, users sorted case-insensitively. Only emojis with at least one user.
+    reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    """A room as `GET /rooms` lists it for one member: unread count and newest message."""
+
+    membership: Member
+    unread: int
+    last_message: Message | None
 
 
 @dataclass(frozen=True)

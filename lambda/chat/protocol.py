@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat.errors import ChatError
-from chat.models import JoinRequest, Member, MemberPresence, Message, Room
+from chat.models import DIRECT, JoinRequest, MemberPresence, Message, Room, RoomSummary
 
 Frame = dict[str, Any]
 
@@ -19,12 +19,24 @@ Frame = dict[str, Any]
 # -- shared shapes ----------------------------------------------------------------------------
 
 
-def room(value: Room) -> dict[str, Any]:
+def room(value: Room, viewer: str | None = None) -> dict[str, Any]:
+    """A room; a direct room as `viewer` sees it: named after the other member, no admin."""
+    if value.kind == DIRECT:
+        peer = value.peer_of(viewer) if viewer is not None else None
+        return {
+            "roomId": value.room_id,
+            "name": peer or "",
+            "admin": None,
+            "createdAt": value.created_at,
+            "kind": DIRECT,
+            "peer": peer,
+        }
     return {
         "roomId": value.room_id,
         "name": value.name,
         "admin": value.admin,
         "createdAt": value.created_at,
+        "kind": value.kind,
     }
 
 
@@ -38,21 +50,38 @@ def message(value: Message) -> dict[str, Any]:
     }
     if value.client_message_id is not None:
         wire["clientMessageId"] = value.client_message_id
+    if value.edited_at is not None:
+        wire["editedAt"] = value.edited_at
+    if value.deleted:
+        wire["deleted"] = True
+    if value.reactions:
+        wire["reactions"] = {emoji: list(users) for emoji, users in value.reactions}
     return wire
 
 
-def my_room(membership: Member) -> dict[str, Any]:
-    """A room as `GET /rooms` lists it: with the caller's role."""
+def my_room(summary: RoomSummary) -> dict[str, Any]:
+    """A room as `GET /rooms` lists it: with the caller's role, unread count and newest message."""
+    membership = summary.membership
     return {
         "roomId": membership.room_id,
         "name": membership.room_name,
         "role": membership.role,
         "createdAt": membership.room_created_at,
+        "kind": membership.kind,
+        "peer": membership.peer,
+        "unread": summary.unread,
+        "lastRead": membership.last_read,
+        "lastMessage": message(summary.last_message) if summary.last_message else None,
     }
 
 
 def member(value: MemberPresence) -> dict[str, Any]:
-    return {"username": value.username, "role": value.role, "online": value.online}
+    return {
+        "username": value.username,
+        "role": value.role,
+        "online": value.online,
+        "lastRead": value.last_read,
+    }
 
 
 def join_request(value: JoinRequest) -> dict[str, Any]:
@@ -62,12 +91,20 @@ def join_request(value: JoinRequest) -> dict[str, Any]:
 # -- REST bodies ------------------------------------------------------------------------------
 
 
-def rooms_body(memberships: list[Member]) -> dict[str, Any]:
-    return {"rooms": [my_room(m) for m in memberships]}
+def rooms_body(summaries: list[RoomSummary]) -> dict[str, Any]:
+    return {"rooms": [my_room(s) for s in summaries]}
+
+
+def direct_room_body(value: Room, viewer: str) -> dict[str, Any]:
+    return {"room": room(value, viewer)}
 
 
 def history_body(messages: list[Message], has_more: bool) -> dict[str, Any]:
     return {"messages": [message(m) for m in messages], "hasMore": has_more}
+
+
+def search_body(messages: list[Message], cursor: str | None) -> dict[str, Any]:
+    return {"messages": [message(m) for m in messages], "cursor": cursor}
 
 
 def members_body(
@@ -96,6 +133,26 @@ def join_approved_ack(room_id: str, username: str) -> Frame:
 
 def join_rejected_ack(room_id: str, username: str) -> Frame:
     return {"type": "joinRejectedAck", "roomId": room_id, "username": username}
+
+
+def direct_opened(value: Room, viewer: str) -> Frame:
+    return {"type": "directOpened", "room": room(value, viewer)}
+
+
+def left_room(room_id: str) -> Frame:
+    return {"type": "leftRoom", "roomId": room_id}
+
+
+def member_removed_ack(room_id: str, username: str) -> Frame:
+    return {"type": "memberRemovedAck", "roomId": room_id, "username": username}
+
+
+def room_deleted_ack(room_id: str) -> Frame:
+    return {"type": "roomDeletedAck", "roomId": room_id}
+
+
+def read_ack(room_id: str, message_id: str) -> Frame:
+    return {"type": "readAck", "roomId": room_id, "messageId": message_id}
 
 
 def messages(room_id: str, page: list[Message], has_more: bool) -> Frame:
@@ -131,6 +188,14 @@ def message_event(value: Message) -> Frame:
     return {"type": "message", "message": message(value)}
 
 
+def message_updated(value: Message) -> Frame:
+    return {"type": "messageUpdated", "message": message(value)}
+
+
+def typing(room_id: str, username: str) -> Frame:
+    return {"type": "typing", "roomId": room_id, "username": username}
+
+
 def join_request_event(value: JoinRequest) -> Frame:
     return {
         "type": "joinRequest",
@@ -150,6 +215,29 @@ def join_rejected(room_id: str) -> Frame:
 
 def member_joined(room_id: str, username: str) -> Frame:
     return {"type": "memberJoined", "roomId": room_id, "username": username}
+
+
+def room_added(value: Room, viewer: str) -> Frame:
+    return {"type": "roomAdded", "room": room(value, viewer)}
+
+
+def member_left(room_id: str, username: str, removed: bool) -> Frame:
+    frame: Frame = {"type": "memberLeft", "roomId": room_id, "username": username}
+    if removed:
+        frame["removed"] = True
+    return frame
+
+
+def removed_from_room(room_id: str) -> Frame:
+    return {"type": "removedFromRoom", "roomId": room_id}
+
+
+def room_deleted(room_id: str) -> Frame:
+    return {"type": "roomDeleted", "roomId": room_id}
+
+
+def read(room_id: str, username: str, message_id: str) -> Frame:
+    return {"type": "read", "roomId": room_id, "username": username, "messageId": message_id}
 
 
 def presence(room_id: str, username: str, online: bool) -> Frame:

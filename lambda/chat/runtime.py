@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from chat.accounts import BuiltinIdentity, CognitoIdentity, IdentityProvider
 from chat.config import ConfigurationError, Settings
+from chat.jobs import PurgeQueue
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.passwords import PasswordHasher
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
@@ -75,7 +76,9 @@ class Stores:
         dynamodb = boto3.resource("dynamodb", config=client_config(pool_size))
         return cls(
             users=UsersStore(dynamodb.Table(settings.users_table)),
-            rooms=RoomsStore(dynamodb.Table(settings.rooms_table)),
+            rooms=RoomsStore(
+                dynamodb.Table(settings.rooms_table), dynamodb.Table(settings.connections_table)
+            ),
             connections=ConnectionsStore(dynamodb.Table(settings.connections_table)),
             messages=MessagesStore(dynamodb.Table(settings.messages_table)),
         )
@@ -103,7 +106,12 @@ def identity_provider(
         )
         client = boto3.client("cognito-idp", config=client_config())
         return CognitoIdentity(
-            client, settings.cognito_user_pool_id, settings.cognito_client_id, verifier, clock
+            client,
+            settings.cognito_user_pool_id,
+            settings.cognito_client_id,
+            verifier,
+            clock,
+            users=stores.users,
         )
     tokens = TokenService(
         signing_key(settings), settings.jwt_issuer, settings.jwt_ttl_seconds, clock
@@ -129,3 +137,9 @@ def notifier(settings: Settings, stores: Stores) -> Notifier:
 
 def direct_replies(settings: Settings) -> DirectReplies:
     return DirectReplies(management_poster(settings))
+
+
+def purge_queue(settings: Settings) -> PurgeQueue:
+    if not settings.room_purge_queue_url:
+        raise ConfigurationError("ROOM_PURGE_QUEUE_URL is required to delete rooms")
+    return PurgeQueue(boto3.client("sqs", config=client_config()), settings.room_purge_queue_url)

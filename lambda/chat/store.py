@@ -17,8 +17,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chat import keys
-from chat.errors import ConflictError, NotFoundError, UsernameTakenError
+from chat.errors import ConflictError, ForbiddenError, NotFoundError, UsernameTakenError
 from chat.models import (
+    GROUP,
     ClosedConnection,
     Connection,
     JoinRequest,
@@ -27,9 +28,12 @@ from chat.models import (
     OpenConnection,
     Room,
     User,
+    user_key,
 )
 
 BATCH_WRITE_MAX = 25
+# TransactWriteItems takes at most 100 items.
+TRANSACTION_MAX = 100
 # How long a new connection may answer 410 (its $connect still running) before it counts as gone.
 GONE_GRACE_SECONDS = 10.0
 
@@ -148,13 +152,18 @@ class UsersStore:
 
 
 def room_item(room: Room) -> dict[str, Any]:
-    return {
+    """Group rooms written before direct rooms existed have no `kind`: absent means group."""
+    item: dict[str, Any] = {
         **keys.room(room.room_id),
         "roomId": room.room_id,
         "name": room.name,
         "admin": room.admin,
         "createdAt": room.created_at,
     }
+    if room.kind != GROUP:
+        item["kind"] = room.kind
+        item["members"] = list(room.members)
+    return item
 
 
 def room_from_item(item: dict[str, Any]) -> Room:
@@ -163,12 +172,14 @@ def room_from_item(item: dict[str, Any]) -> Room:
         name=str(item["name"]),
         admin=str(item["admin"]),
         created_at=str(item["createdAt"]),
+        kind=str(item.get("kind", GROUP)),
+        members=tuple(str(m) for m in item.get("members", ())),
     )
 
 
 def member_item(member: Member) -> dict[str, Any]:
     """userKey is the byUser index's partition key: "my rooms" is one Query."""
-    return {
+    item: dict[str, Any] = {
         **keys.member(member.room_id, member.username),
         "roomId": member.room_id,
         "username": member.username,
@@ -178,6 +189,13 @@ def member_item(member: Member) -> dict[str, Any]:
         "roomName": member.room_name,
         "roomCreatedAt": member.room_created_at,
     }
+    if member.kind != GROUP:
+        item["kind"] = member.kind
+    if member.peer is not None:
+        item["peer"] = member.peer
+    if member.last_read is not None:
+        item["lastRead"] = member.last_read
+    return item
 
 
 def member_from_item(item: dict[str, Any]) -> Member:
@@ -188,6 +206,9 @@ def member_from_item(item: dict[str, Any]) -> Member:
         joined_at=str(item["joinedAt"]),
         room_name=str(item.get("roomName", "")),
         room_created_at=str(item.get("roomCreatedAt", "")),
+        kind=str(item.get("kind", GROUP)),
+        peer=str(item["peer"]) if item.get("peer") else None,
+        last_read=str(item["lastRead"]) if item.get("lastRead") else None,
     )
 
 
@@ -209,7 +230,23 @@ def request_from_item(item: dict[str, Any]) -> JoinRequest:
 
 
 def _membership(room: Room, username: str, role: str, joined_at: str) -> Member:
-    return Member(room.room_id, username, role, joined_at, room.name, room.created_at)
+    peer = room.peer_of(username)
+    name = peer if peer is not None else room.name
+    return Member(room.room_id, username, role, joined_at, name, room.created_at, room.kind, peer)
+
+
+def _put(table: Any, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": table.name, "Item": item}
+    if condition is not None:
+        put["ConditionExpression"] = condition
+    return {"Put": put}
+
+
+def _delete(table: Any, key: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
+    delete: dict[str, Any] = {"TableName": table.name, "Key": key}
+    if condition is not None:
+        delete["ConditionExpression"] = condition
+    return {"Delete": delete}
 
 
 class RoomsStore:
@@ -219,9 +256,11 @@ class RoomsStore:
     so "my rooms" is one Query with no follow-up reads (rooms are never renamed).
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, connections_table: Any = None) -> None:
         self.table = table
         self.client = table.meta.client
+        # Ending a membership also deletes the room's connection index items, atomically.
+        self.connections_table = connections_table
 
     def create_room(self, room: Room) -> None:
         admin = _membership(room, room.admin, "admin", room.created_at)
@@ -244,12 +283,56 @@ class RoomsStore:
             raise
 
     def get_room(self, room_id: str) -> Room | None:
+        """The room, or None if there is none or it was deleted (its META is then a tombstone
+        with deletedAt until the purge job has removed everything else)."""
         item = self.table.get_item(Key=keys.room(room_id)).get("Item")
-        return room_from_item(item) if item else None
+        return room_from_item(item) if item and "deletedAt" not in item else None
 
     def get_member(self, room_id: str, username: str) -> Member | None:
         item = self.table.get_item(Key=keys.member(room_id, username)).get("Item")
         return member_from_item(item) if item else None
+
+    def access(self, room_id: str, username: str) -> tuple[Room | None, Member | None]:
+        """The room (None if missing or deleted) and the user's membership, in one round trip:
+        a deleted room's member items linger until the purge job, so membership alone is not
+        proof that the room exists."""
+        wanted = [keys.room(room_id), keys.member(room_id, username)]
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self.table.name: {"Keys": wanted}}
+        for _ in range(5):
+            response = self.client.batch_get_item(RequestItems=request)
+            found.extend(response.get("Responses", {}).get(self.table.name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:  # throttled five times in a row: read them one by one
+            return self.get_room(room_id), self.get_member(room_id, username)
+        room: Room | None = None
+        member: Member | None = None
+        for item in found:  # the resource's client gives plain values, not DynamoDB JSON
+            if item["sk"] == keys.META:
+                room = None if "deletedAt" in item else room_from_item(item)
+            else:
+                member = member_from_item(item)
+        return room, (member if room is not None else None)
+
+    def live_rooms(self, room_ids: list[str]) -> set[str]:
+        """Which of these rooms exist and are not deleted (BatchGetItem, 100 keys a call)."""
+        live: set[str] = set()
+        for start in range(0, len(room_ids), 100):
+            request: dict[str, Any] = {
+                self.table.name: {
+                    "Keys": [keys.room(r) for r in room_ids[start : start + 100]],
+                    "ProjectionExpression": "roomId, deletedAt",
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table.name, []):
+                    if "deletedAt" not in item:
+                        live.add(str(item["roomId"]))
+                request = response.get("UnprocessedKeys") or {}
+        return live
 
     def list_members(self, room_id: str) -> list[Member]:
         return [member_from_item(i) for i in self._room_items(room_id, keys.MEMBER_PREFIX)]
@@ -342,6 +425,122 @@ class RoomsStore:
             if _is_condition_failure(e):
                 raise NotFoundError(f"There is no pending join request from {username}.") from e
             raise
+
+    # -- direct rooms, leaving, read positions, deletion
+
+    def create_direct(self, room: Room, joined_at: str) -> bool:
+        """Creates a direct room with both memberships; False if it exists already (two opens
+        racing: the room's conditional put lets exactly one create it)."""
+        members = [_membership(room, m, "member", joined_at) for m in room.members]
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    _put(self.table, room_item(room), "attribute_not_exists(pk)"),
+                    *(_put(self.table, member_item(m)) for m in members),
+                ]
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
+    def restore_member(self, room: Room, username: str, joined_at: str) -> Member | None:
+        """Puts back a direct room member who had left; None if they are a member already."""
+        member = _membership(room, username, "member", joined_at)
+        try:
+            self.table.put_item(
+                Item=member_item(member), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return None
+            raise
+        return member
+
+    def end_membership(
+        self, room_id: str, username: str, room_connection_keys: list[dict[str, str]]
+    ) -> None:
+        """Deletes a membership and the room's connection index items of that user in one
+        transaction, so no stream batch can find one without the other. NotFoundError if the
+        user is not a member. Index items past the transaction's 100-item limit (a user with
+        over 99 open connections) are deleted right after, in batches."""
+        in_transaction = room_connection_keys[: TRANSACTION_MAX - 1]
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    _delete(self.table, keys.member(room_id, username), "attribute_exists(pk)"),
+                    *(_delete(self.connections_table, key) for key in in_transaction),
+                ]
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                raise NotFoundError(f"{username} is not a member of this room.") from e
+            raise
+        if len(room_connection_keys) > len(in_transaction):
+            _batch_write(self.connections_table, [], room_connection_keys[len(in_transaction) :])
+
+    def mark_read(self, room_id: str, username: str, message_id: str) -> bool:
+        """Moves the member's read position forward; False if it was at or past it already."""
+        try:
+            self.table.update_item(
+                Key=keys.member(room_id, username),
+                UpdateExpression="SET lastRead = :m",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(lastRead) OR lastRead < :m)",
+                ExpressionAttributeValues={":m": message_id},
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
+    def mark_deleted(self, room_id: str, admin: str, deleted_at: str) -> None:
+        """Turns the room's META into a tombstone: from now on the room answers not_found.
+        NotFoundError if it is missing or deleted already; ForbiddenError if `admin` is not
+        its admin (checked in the same conditional write, so no race can slip past)."""
+        try:
+            self.table.update_item(
+                Key=keys.room(room_id),
+                UpdateExpression="SET deletedAt = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deletedAt)"
+                " AND admin = :admin",
+                ExpressionAttributeValues={":now": deleted_at, ":admin": admin},
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                if self.get_room(room_id) is None:
+                    raise NotFoundError("There is no room with that id.") from e
+                raise ForbiddenError("Only the room's admin can do that.") from e
+            raise
+
+    def deleted_at(self, room_id: str) -> str | None:
+        """When the room was deleted; None if it is live or gone entirely."""
+        item = self.table.get_item(Key=keys.room(room_id), ConsistentRead=True).get("Item")
+        return str(item["deletedAt"]) if item and "deletedAt" in item else None
+
+    def purge_page(self, room_id: str, limit: int = 100) -> int:
+        """Deletes up to `limit` of a deleted room's member and request items (never its META,
+        which goes last: it tells the job what it is doing); how many it deleted."""
+        response = self.table.query(
+            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id)) & Key("sk").gt(keys.META),
+            ProjectionExpression="pk, sk",
+            Limit=limit,
+        )
+        doomed = [{"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", [])]
+        below = self.table.query(
+            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id)) & Key("sk").lt(keys.META),
+            ProjectionExpression="pk, sk",
+            Limit=limit,
+        )
+        doomed += [{"pk": i["pk"], "sk": i["sk"]} for i in below.get("Items", [])]
+        _batch_write(self.table, [], doomed)
+        return len(doomed)
+
+    def forget_room(self, room_id: str) -> None:
+        """The last step of a purge: the tombstone itself."""
+        self.table.delete_item(Key=keys.room(room_id))
 
 
 # -- connections (connections table) ------------------------------------------------------------
@@ -491,6 +690,54 @@ class ConnectionsStore:
             self.table.put_item(Item=index_item(key, connection, ttl))
         return connections
 
+    def drop_room(self, room_id: str, connection_ids: list[str]) -> None:
+        """Takes a room out of these connections' own items (their `rooms` set), after the
+        membership ended. Best effort: a connection that closed meanwhile is skipped, and a
+        stale entry only makes $disconnect delete an index item that is gone already."""
+        for connection_id in connection_ids:
+            try:
+                self.table.update_item(
+                    Key=keys.connection(connection_id),
+                    UpdateExpression="DELETE rooms :r",
+                    ConditionExpression=Attr("pk").exists(),
+                    ExpressionAttributeValues={":r": {room_id}},
+                )
+            except ClientError as e:
+                if not _is_condition_failure(e):
+                    raise
+
+    def claim_typing(self, room_id: str, username: str, now: float, window: float) -> bool:
+        """True at most once per `window` seconds per user and room, across every container:
+        one conditional PutItem of a short-lived item (TTL sweeps it up)."""
+        try:
+            self.table.put_item(
+                Item={
+                    **keys.typing(room_id, username),
+                    "until": int((now + window) * 1000),
+                    "ttl": int(now + window) + 60,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #u <= :now",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues={":now": int(now * 1000)},
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
+    def purge_room_index(self, room_id: str, limit: int = 100) -> int:
+        """Deletes up to `limit` ROOM#<id>/CONN# index items of a deleted room; how many."""
+        response = self.table.query(
+            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
+            & Key("sk").begins_with(keys.CONNECTION_PREFIX),
+            ProjectionExpression="pk, sk",
+            Limit=limit,
+        )
+        doomed = [{"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", [])]
+        _batch_write(self.table, [], doomed)
+        return len(doomed)
+
 
 # -- messages (messages table) ------------------------------------------------------------------
 
@@ -507,7 +754,39 @@ def message_item(message: Message) -> dict[str, Any]:
     }
     if message.client_message_id is not None:
         item["clientMessageId"] = message.client_message_id
+    if not message.deleted:
+        item["textLower"] = search_text(message.text)
+    if message.edited_at is not None:
+        item["editedAt"] = message.edited_at
+    if message.deleted:
+        item["deleted"] = True
+    if message.reactions:
+        item["reactions"] = {
+            reaction_entry(emoji, user) for emoji, users in message.reactions for user in users
+        }
     return item
+
+
+def search_text(text: str) -> str:
+    """The copy of a message's text that search filters on: case-folded (so `ß` matches `SS`)."""
+    return text.casefold()
+
+
+# A reaction is one string in the item's `reactions` set: "<emoji> <username>" (usernames have
+# no spaces, emojis are checked to hold none), so toggling one is a single ADD or DELETE.
+def reaction_entry(emoji: str, username: str) -> str:
+    return f"{emoji} {username}"
+
+
+def reactions_from_entries(entries: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    by_emoji: dict[str, list[str]] = {}
+    for entry in entries or ():
+        emoji, _, user = str(entry).rpartition(" ")
+        if emoji and user:
+            by_emoji.setdefault(emoji, []).append(user)
+    return tuple(
+        (emoji, tuple(sorted(users, key=str.lower))) for emoji, users in sorted(by_emoji.items())
+    )
 
 
 def message_from_item(item: dict[str, Any]) -> Message:
@@ -518,6 +797,9 @@ def message_from_item(item: dict[str, Any]) -> Message:
         text=str(item["text"]),
         created_at=str(item["createdAt"]),
         client_message_id=str(item["clientMessageId"]) if item.get("clientMessageId") else None,
+        edited_at=str(item["editedAt"]) if item.get("editedAt") else None,
+        deleted=bool(item.get("deleted", False)),
+        reactions=reactions_from_entries(item.get("reactions")),
     )
 
 
@@ -577,3 +859,161 @@ class MessagesStore:
         if newest_first:
             messages.reverse()
         return messages, has_more
+
+    def get(self, room_id: str, message_id: str) -> Message | None:
+        item = self.table.get_item(Key={"roomId": room_id, "messageId": message_id}).get("Item")
+        return message_from_item(item) if item else None
+
+    def newest(self, room_id: str) -> Message | None:
+        items = self.table.query(
+            KeyConditionExpression=Key("roomId").eq(room_id), ScanIndexForward=False, Limit=1
+        ).get("Items", [])
+        return message_from_item(items[0]) if items else None
+
+    def unread(
+        self, room_id: str, reader: str, after: str, cap: int, max_pages: int = 3
+    ) -> tuple[int, Message | None]:
+        """Messages after `after` by others than `reader`, counted up to `cap`, and the newest
+        message after `after` (None if there is none). One Query, newest first, of at most
+        cap + 1 items per page; a few more pages only when the reader's own messages fill them."""
+        count = 0
+        newest: Message | None = None
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("roomId").eq(room_id) & Key("messageId").gt(after),
+            "ScanIndexForward": False,
+            "Limit": cap + 1,
+        }
+        for _ in range(max_pages):
+            response = self.table.query(**kwargs)
+            for item in response.get("Items", []):
+                if newest is None:
+                    newest = message_from_item(item)
+                if user_key(str(item.get("username", ""))) != user_key(reader):
+                    count += 1
+            last = response.get("LastEvaluatedKey")
+            if count >= cap or not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return min(count, cap), newest
+
+    # -- message life: each change is one conditional UpdateItem; the stream delivers it
+
+    def _update(self, room_id: str, message_id: str, **kwargs: Any) -> bool:
+        """An UpdateItem on the message; False when its condition failed."""
+        try:
+            self.table.update_item(Key={"roomId": room_id, "messageId": message_id}, **kwargs)
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
+    def edit(self, room_id: str, message_id: str, author: str, text: str, edited_at: str) -> bool:
+        """Replaces the text of `author`'s live message; False if it is not theirs, gone or
+        deleted meanwhile (the caller read it first and tells which)."""
+        return self._update(
+            room_id,
+            message_id,
+            UpdateExpression="SET #t = :t, textLower = :l, editedAt = :e",
+            ConditionExpression="attribute_exists(messageId) AND attribute_not_exists(deleted)"
+            " AND username = :u",
+            ExpressionAttributeNames={"#t": "text"},
+            ExpressionAttributeValues={
+                ":t": text,
+                ":l": search_text(text),
+                ":e": edited_at,
+                ":u": author,
+            },
+        )
+
+    def delete(self, room_id: str, message_id: str) -> bool:
+        """Leaves a tombstone: the text, its search copy and the reactions are removed from
+        storage; id, author and time stay so history keeps its order. False if already gone."""
+        return self._update(
+            room_id,
+            message_id,
+            UpdateExpression="SET #t = :empty, deleted = :yes REMOVE textLower, reactions",
+            ConditionExpression="attribute_exists(messageId) AND attribute_not_exists(deleted)",
+            ExpressionAttributeNames={"#t": "text"},
+            ExpressionAttributeValues={":empty": "", ":yes": True},
+        )
+
+    def react(
+        self, room_id: str, message_id: str, emoji: str, username: str, on: bool, max_entries: int
+    ) -> bool:
+        """Adds or removes one user's emoji; False if the message is deleted or gone, or (adding)
+        it already holds `max_entries` reactions."""
+        entry = {reaction_entry(emoji, username)}
+        live = "attribute_exists(messageId) AND attribute_not_exists(deleted)"
+        if on:
+            return self._update(
+                room_id,
+                message_id,
+                UpdateExpression="ADD reactions :r",
+                ConditionExpression=f"{live} AND (attribute_not_exists(reactions)"
+                " OR size(reactions) < :max OR contains(reactions, :one))",
+                ExpressionAttributeValues={
+                    ":r": entry,
+                    ":max": max_entries,
+                    ":one": reaction_entry(emoji, username),
+                },
+            )
+        return self._update(
+            room_id,
+            message_id,
+            UpdateExpression="DELETE reactions :r",
+            ConditionExpression=live,
+            ExpressionAttributeValues={":r": entry},
+        )
+
+    def search(
+        self,
+        room_id: str,
+        words: list[str],
+        limit: int,
+        before: str | None,
+        page_size: int = 200,
+        max_pages: int = 5,
+    ) -> tuple[list[Message], str | None]:
+        """Live messages whose search copy holds every word, newest first; and the cursor to
+        go on from (None when the room's beginning was reached). Reads at most `max_pages`
+        pages of `page_size` messages per call, so a call's cost is bounded whatever the room's
+        size; the cursor carries on where it stopped."""
+        condition = Key("roomId").eq(room_id)
+        if before:
+            condition = condition & Key("messageId").lt(before)
+        matches = Attr("deleted").not_exists()
+        for word in words:
+            matches = matches & Attr("textLower").contains(word)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "FilterExpression": matches,
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        found: list[Message] = []
+        for _ in range(max_pages):
+            response = self.table.query(**kwargs)
+            found.extend(message_from_item(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(found) > limit or (len(found) == limit and last):
+                return found[:limit], found[limit - 1].message_id
+            if not last:
+                return found, None
+            kwargs["ExclusiveStartKey"] = last
+        return found, str(kwargs["ExclusiveStartKey"]["messageId"])
+
+    def purge_page(self, room_id: str, limit: int = 100) -> int:
+        """Deletes up to `limit` of a room's messages, oldest first; how many it deleted. The
+        job calls it until it returns 0: each call starts afresh, so a job cut off by a timeout
+        resumes where it stopped by simply running again."""
+        response = self.table.query(
+            KeyConditionExpression=Key("roomId").eq(room_id),
+            ProjectionExpression="roomId, messageId",
+            Limit=limit,
+        )
+        doomed = [
+            {"roomId": i["roomId"], "messageId": i["messageId"]} for i in response.get("Items", [])
+        ]
+        _batch_write(self.table, [], doomed)
+        return len(doomed)

@@ -35,6 +35,9 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ROOM_NAME_MAX = 64
 MESSAGE_TEXT_MAX = 4000
 HISTORY_LIMIT_MAX, HISTORY_LIMIT_DEFAULT = 100, 50
+SEARCH_LIMIT_MAX, SEARCH_LIMIT_DEFAULT = 50, 20
+SEARCH_QUERY_MAX = 100
+EMOJI_MAX = 16
 
 # Categories a name may not hold: controls, format characters (zero-width, bidi), surrogates,
 # private use, unassigned.
@@ -134,6 +137,83 @@ def message_text(payload: dict[str, Any]) -> str:
             )
     if not any(map(is_visible, value)):
         raise InvalidInputError("A message needs some visible text.")
+    return value
+
+
+def message_id(payload: dict[str, Any], field: str = "messageId") -> str:
+    value = _string(payload, field)
+    if not MESSAGE_ID_RE.fullmatch(value):
+        raise InvalidInputError(f"'{field}' is not a valid message id.")
+    return value
+
+
+def new_text(payload: dict[str, Any]) -> str:
+    """An edit's text: the same rules as a new message's."""
+    return message_text(payload)
+
+
+_EMOJI_PARTS = frozenset({"So", "Sk", "Mn", "Me"})
+_KEYCAP_BASES = frozenset("0123456789#*")
+
+
+def emoji(payload: dict[str, Any]) -> str:
+    """One emoji: pictographs (So) with what builds sequences of them (skin tones, variation
+    selectors, ZWJ, keycaps, flag tags), at most 16 code points."""
+    value = _string(payload, "emoji")
+    if not 1 <= len(value) <= EMOJI_MAX:
+        raise InvalidInputError(f"'emoji' is one emoji of at most {EMOJI_MAX} code points.")
+    keycap = "\u20e3" in value
+    for char in value:
+        category = unicodedata.category(char)
+        tag = 0xE0020 <= ord(char) <= 0xE007F
+        if not (
+            category in _EMOJI_PARTS
+            or char == "\u200d"
+            or tag
+            or (keycap and char in _KEYCAP_BASES)
+        ):
+            raise InvalidInputError("'emoji' must be an emoji.")
+    if not any(unicodedata.category(c) == "So" for c in value) and not keycap:
+        raise InvalidInputError("'emoji' must be an emoji.")
+    return value
+
+
+def flag(payload: dict[str, Any], field: str) -> bool:
+    value = payload.get(field)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"'{field}' must be true or false.")
+    return value
+
+
+def search_query(params: dict[str, Any]) -> tuple[list[str], int, str | None]:
+    """The words of `q` (case-folded), `limit` and `cursor` of a search."""
+    raw = _string(params, "q").strip()
+    if not 1 <= len(raw) <= SEARCH_QUERY_MAX:
+        raise InvalidInputError(f"'q' is 1-{SEARCH_QUERY_MAX} characters.")
+    if any(unicodedata.category(c) == "Cc" for c in raw):
+        raise InvalidInputError("'q' may not hold control characters.")
+    words = sorted(set(raw.casefold().split()))
+    if not words:
+        raise InvalidInputError(f"'q' is 1-{SEARCH_QUERY_MAX} characters.")
+    limit = _limit(params, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX)
+    return words, limit, _cursor(params, "cursor")
+
+
+def _limit(params: dict[str, Any], default: int, maximum: int) -> int:
+    raw = params.get("limit")
+    problem = f"'limit' must be a whole number from 1 to {maximum}."
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise InvalidInputError(problem)
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and ASCII_DIGITS_RE.fullmatch(raw):
+        value = int(raw)
+    else:
+        raise InvalidInputError(problem)
+    if not 1 <= value <= maximum:
+        raise InvalidInputError(problem)
     return value
 
 

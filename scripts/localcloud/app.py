@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud import aws, events, terraform
 from localcloud.functions import Invoker, load_functions
+from localcloud.queues import QueuePoller, QueueState, ensure_queues
 from localcloud.rest import RestGateway
 from localcloud.streams import StreamPoller
 from localcloud.websocket import WebSocketGateway
@@ -90,6 +91,8 @@ class LocalCloud:
         self.domain_name = f"{options.host}:{options.port}"
         self.tasks: list[asyncio.Task[Any]] = []
         self.poller: StreamPoller | None = None
+        self.queues: dict[str, QueueState] = {}
+        self.queue_pollers: list[QueuePoller] = []
         self.backend: aws.Backend | None = None
         self.runner: web.AppRunner | None = None
         self.invoker: Invoker
@@ -152,6 +155,16 @@ class LocalCloud:
                 f"{s.table.name}{'' if s.created else ' (existing)'}" for s in table_states.values()
             ),
         )
+
+        if self.topology.queues:
+            sqs = aws.sqs_client(self.backend.endpoint)
+            self.queues = await loop.run_in_executor(None, ensure_queues, sqs, self.topology.queues)
+            log.info(
+                "sqs: %s",
+                ", ".join(
+                    f"{q.mapping.name} -> {q.mapping.function}" for q in self.queues.values()
+                ),
+            )
 
         cognito_environment: dict[str, str] = {}
         if self.topology.user_pool is not None:
@@ -217,6 +230,14 @@ class LocalCloud:
                 lambda key: poller.nudge() if key != streamed_function else None
             )
             self.tasks.append(asyncio.create_task(self._supervise(poller.run(), "stream poller")))
+        for queue in self.queues.values():
+            queue_poller = QueuePoller(queue, aws.sqs_client(self.backend.endpoint), self.invoker)
+            self.queue_pollers.append(queue_poller)
+            self.tasks.append(
+                asyncio.create_task(
+                    self._supervise(queue_poller.run(), f"queue poller {queue.mapping.name}")
+                )
+            )
         self.tasks.append(
             asyncio.create_task(self.websocket.reap(options.idle_timeout, options.max_lifetime))
         )
@@ -269,6 +290,9 @@ class LocalCloud:
         environment.pop("JWT_SECRET_PARAMETER", None)
         environment["JWT_SECRET"] = os.environ.get("CHAT_JWT_SECRET") or secrets.token_urlsafe(32)
         environment["WS_MANAGEMENT_ENDPOINT"] = self.management_url
+        for state in self.queues.values():
+            for name in state.mapping.url_variables:
+                environment[name] = state.url
         environment.update(self.options.lambda_env)
         missing = [
             name
@@ -361,6 +385,8 @@ class LocalCloud:
             await self.runner.cleanup()
         if self.poller is not None:
             self.poller.shutdown()
+        for queue_poller in self.queue_pollers:
+            queue_poller.shutdown()
         if hasattr(self, "invoker"):
             self.invoker.shutdown()
         if self.backend is not None:

@@ -88,6 +88,17 @@ def backend_for(aws_endpoint: str | None, host: str = "127.0.0.1") -> Backend:
     return External(aws_endpoint)
 
 
+def sqs_client(endpoint: str) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    # Long polls hold a request open for up to 20 s.
+    config = client_config().merge(Config(read_timeout=30))
+    return session.client("sqs", endpoint_url=endpoint, config=config)
+
+
 def clients(endpoint: str) -> tuple[Any, Any]:
     session = boto3.session.Session(
         aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],

@@ -74,6 +74,21 @@ class StreamMapping:
 
 
 @dataclass(frozen=True)
+class QueueMapping:
+    """An SQS queue and the function consuming it: an entry of local.queue_mappings, deployed
+    by terraform/queues.tf as `aws_sqs_queue.job[key]` and `aws_lambda_event_source_mapping.job`."""
+
+    key: str
+    name: str
+    function: str
+    batch_size: int = 10
+    visibility_timeout_seconds: int = 30
+    max_receive_count: int = 5
+    # Lambda environment variables holding the queue's URL (`aws_sqs_queue.job["key"].url`).
+    url_variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Index:
     name: str
     hash_key: str
@@ -210,6 +225,7 @@ class Topology:
     rest_function: str | None
     authorizer: Authorizer | None
     stream: StreamMapping | None
+    queues: dict[str, QueueMapping]
     environment: dict[str, str]
     unresolved_environment: dict[str, str]  # name => why it could not be resolved
     tables: dict[str, Table]
@@ -553,6 +569,33 @@ def _stream(
     )
 
 
+_QUEUE_URL = re.compile(r'aws_sqs_queue\.job\[\\?"([A-Za-z0-9_-]+)\\?"\]\.url')
+
+
+def _queues(stack: _Stack, functions: Mapping[str, Function]) -> dict[str, QueueMapping]:
+    specs = _local(stack, "queue_mappings", {}) or {}
+    env_raw = stack.locals_raw.get("lambda_environment", {})
+    url_variables: dict[str, list[str]] = {}
+    for name, raw in (env_raw if isinstance(env_raw, Mapping) else {}).items():
+        match = _QUEUE_URL.search(str(raw))
+        if match:
+            url_variables.setdefault(match.group(1), []).append(unquote_key(name))
+    prefix = str(_local(stack, "name", "chat"))
+    queues: dict[str, QueueMapping] = {}
+    for key, spec in specs.items():
+        where = f"local.queue_mappings[{key!r}]"
+        queues[key] = QueueMapping(
+            key=key,
+            name=f"{prefix}-{key.replace('_', '-')}",  # as terraform/queues.tf names it
+            function=_known(functions, spec.get("function"), where),
+            batch_size=int(spec.get("batch_size", 10)),
+            visibility_timeout_seconds=int(spec.get("visibility_timeout_seconds", 30)),
+            max_receive_count=int(spec.get("max_receive_count", 5)),
+            url_variables=tuple(url_variables.get(key, ())),
+        )
+    return queues
+
+
 def _environment(stack: _Stack) -> tuple[dict[str, str], dict[str, str]]:
     """Each variable on its own: one that only `apply` can know does not hide the others."""
     environment: dict[str, str] = {}
@@ -640,6 +683,7 @@ def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topolog
         rest_function=str(rest_function) if rest_function is not None else None,
         authorizer=_authorizer(stack, authorizer_function),
         stream=_stream(stack, functions, tables),
+        queues=_queues(stack, functions),
         environment=environment,
         unresolved_environment=unresolved,
         tables=tables,

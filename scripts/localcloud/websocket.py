@@ -483,10 +483,11 @@ class WebSocketGateway:
         if ws is None or not connection.open or ws.closed:
             return False
         try:
-            if isinstance(data, bytes):
-                await asyncio.wait_for(ws.send_bytes(data), SEND_TIMEOUT)
-            else:
-                await asyncio.wait_for(ws.send_str(data), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                if isinstance(data, bytes):
+                    await ws.send_bytes(data)
+                else:
+                    await ws.send_str(data)
         except (ConnectionError, RuntimeError):
             return False
         connection.touch()
@@ -601,10 +602,12 @@ class WebSocketGateway:
             ws = connection.ws
             assert ws is not None
             try:
-                if text is not None:
-                    await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT)
-                else:
-                    await asyncio.wait_for(ws.send_bytes(data), SEND_TIMEOUT)
+                # asyncio.timeout, not wait_for: no task per post (most posts never wait).
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    if text is not None:
+                        await ws.send_str(text)
+                    else:
+                        await ws.send_bytes(data)
             except TimeoutError:
                 return self._error(429, "LimitExceededException", "The client side buffer is full")
             except (ConnectionError, RuntimeError):

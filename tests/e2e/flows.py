@@ -40,7 +40,7 @@ def send(page: Page, text: str) -> None:
 
 
 def messages(page: Page):  # type: ignore[no-untyped-def]
-    return page.get_by_role("list", name="Messages").get_by_role("listitem")
+    return page.get_by_role("list", name="Messages", exact=True).get_by_role("listitem")
 
 
 def two_users_in_a_room(new_page: Callable[..., Page]) -> tuple[Page, Page, str, str, str]:

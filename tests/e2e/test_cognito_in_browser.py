@@ -36,7 +36,8 @@ def test_sign_up_and_chat_with_cognito_accounts(
     pool_id = cognito.list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
     users = {u["Username"] for u in cognito.list_users(UserPoolId=pool_id)["Users"]}
     assert {a_name.lower(), b_name.lower()} <= users
-    # The builtin users table holds no account (only the WebSocket tickets).
+    # The users table lists them (for direct rooms) but holds no password of theirs.
     table = cloud.dynamodb().Table(cloud.tables["users"])
-    assert not [i for i in table.scan()["Items"] if i["pk"].startswith(keys.USER_PREFIX)]
+    listed = [i for i in table.scan()["Items"] if i["pk"].startswith(keys.USER_PREFIX)]
+    assert {i["passwordHash"] for i in listed} == {"cognito"}
     assert alice.js_errors == [] and bob.js_errors == []  # type: ignore[attr-defined]

@@ -79,6 +79,7 @@ def test_the_function_zip_imports_every_handler_terraform_names(lambda_build: Pa
     env.update(topology.environment)
     env.update(
         WS_MANAGEMENT_ENDPOINT="https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1",
+        ROOM_PURGE_QUEUE_URL=f"https://sqs.{REGION}.amazonaws.com/123456789012/room-purge",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=REGION,

@@ -27,6 +27,7 @@ CONCERNS = [
     "rest_api",
     "websocket_api",
     "stream",
+    "queues",
     "frontend",
     "iam",
     "monitoring",
@@ -142,8 +143,13 @@ def test_every_tf_file_parses_for_the_local_cloud() -> None:
     topology = load(TERRAFORM_DIR)
     assert set(topology.functions) >= {"rest", "authorizer", "stream_processor"}
     assert topology.stream is not None
-    # Everything but the WebSocket API's id (only known after apply) resolves statically.
-    assert set(topology.unresolved_environment) == {"WS_MANAGEMENT_ENDPOINT"}
+    # Everything but the WebSocket API's id and the queues' URLs (only known after apply)
+    # resolves statically; the local cloud provides those itself.
+    assert set(topology.unresolved_environment) == {
+        "WS_MANAGEMENT_ENDPOINT",
+        "ROOM_PURGE_QUEUE_URL",
+    }
+    assert topology.queues["room_purge"].url_variables == ("ROOM_PURGE_QUEUE_URL",)
 
 
 def test_environment_files_exist_and_set_their_name() -> None:

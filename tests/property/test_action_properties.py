@@ -22,6 +22,15 @@ ACTIONS: dict[str, list[str]] = {
     "sendMessage": ["roomId", "text", "clientMessageId"],
     "getMessages": ["roomId", "limit", "before", "after"],
     "getMembers": ["roomId"],
+    "openDirect": ["username"],
+    "leaveRoom": ["roomId"],
+    "removeMember": ["roomId", "username"],
+    "deleteRoom": ["roomId"],
+    "markRead": ["roomId", "messageId"],
+    "editMessage": ["roomId", "messageId", "text"],
+    "deleteMessage": ["roomId", "messageId"],
+    "react": ["roomId", "messageId", "emoji", "on"],
+    "typing": ["roomId"],
     "ping": ["requestId"],
 }
 # Each example runs the real handlers against moto: a smaller budget than the pure properties.
@@ -114,3 +123,20 @@ def test_history_queries_over_rest_never_answer_500(
         "GET", f"/rooms/{world['room']}/messages", token=chat.login("bob"), query=strings
     )
     assert status in (200, 400), (strings, reply)
+
+
+@THROUGH_HANDLERS
+@given(body=objects_with(["username"]))
+def test_direct_room_bodies_never_answer_500_and_errors_change_nothing(
+    world: dict[str, Any], body: dict[str, Any]
+) -> None:
+    chat: Harness = world["chat"]
+    token = chat.login("bob")
+    before = chat.snapshot()
+    status, reply = chat.rest("POST", "/rooms/direct", raw_body=json.dumps(body), token=token)
+    assert status in (200, 201, 400, 404), (body, reply)
+    if status >= 400:
+        assert reply["error"]["code"] != "internal" and reply["error"]["message"]
+        assert chat.snapshot() == before, body
+    for c in world["connections"].values():
+        chat.frames(c)

@@ -71,7 +71,7 @@ def _hs256_with_public_key(claims: dict[str, object]) -> str:
     return (header + b"." + payload + b"." + signature).decode()
 
 
-def test_signup_creates_a_confirmed_pool_user_and_no_table_item(
+def test_signup_creates_a_confirmed_pool_user_and_lists_it_without_a_password(
     chat: Harness, cognito_pool: CognitoPool
 ) -> None:
     status, body = chat.rest("POST", "/auth/signup", {"username": "Alice", "password": PASSWORD})
@@ -80,7 +80,9 @@ def test_signup_creates_a_confirmed_pool_user_and_no_table_item(
     assert user["UserStatus"] == "CONFIRMED"
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
     assert attributes["preferred_username"] == "Alice"
-    assert chat.snapshot()["test-users"] == []
+    # The users table lists the user (direct rooms look users up there), with no password.
+    [entry] = chat.snapshot()["test-users"]
+    assert entry["username"] == "Alice" and entry["passwordHash"] == "cognito"
 
 
 def test_the_token_is_the_pools_id_token_and_names_the_user(
@@ -200,3 +202,16 @@ def test_cognito_without_its_pool_settings_is_a_configuration_error() -> None:
         Settings.from_env(env)
     with pytest.raises(ConfigurationError, match="IDENTITY_PROVIDER"):
         Settings.from_env(ENV | {"IDENTITY_PROVIDER": "ldap"})
+
+
+def test_direct_rooms_find_cognito_users(chat: Harness, cognito_pool: CognitoPool) -> None:
+    alice = chat.signup_and_login("Alice")
+    chat.signup_and_login("bob")
+    status, body = chat.rest("POST", "/rooms/direct", {"username": "BOB"}, token=alice)
+    assert status in (200, 201), body
+    # An account made in Cognito itself (console, admin API) is listed at its first login.
+    _login(cognito_pool, "carol")
+    assert chat.rest("POST", "/rooms/direct", {"username": "carol"}, token=alice)[0] == 404
+    assert chat.login("carol")
+    status, body = chat.rest("POST", "/rooms/direct", {"username": "carol"}, token=alice)
+    assert status in (200, 201), body

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.credentials import Credentials
 
 from chat import keys
 from chat.fanout import DeliveryLog, FanOut, StreamRecord
@@ -140,16 +141,159 @@ def test_a_failed_connections_query_fails_only_that_rooms_records() -> None:
     assert poster.texts_for("c1") == ["y"]
 
 
-def test_management_api_410_becomes_gone_and_other_errors_become_delivery_errors(aws: None) -> None:
-    client = boto3.client("apigatewaymanagementapi", endpoint_url="https://example.com/dev")
-    poster = ManagementApiPoster(client)
-    with Stubber(client) as stub:
-        stub.add_client_error("post_to_connection", "GoneException", http_status_code=410)
-        stub.add_client_error("post_to_connection", "LimitExceededException", http_status_code=429)
-        with pytest.raises(GoneConnectionError):
-            poster.post("abc", b"{}")
+class ScriptedManagementApi(ThreadingHTTPServer):
+    """A real HTTP server on loopback answering each post with the next scripted status."""
+
+    daemon_threads = True
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.clients: list[int] = []  # the client port of each request
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests.append((self.path, dict(self.headers), body))
+                server.clients.append(self.client_address[1])
+                status = server.statuses.pop(0) if server.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/dev"
+
+
+def _poster(url: str, sleeps: list[float]) -> ManagementApiPoster:
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=url, region_name="eu-west-1")
+    return ManagementApiPoster(
+        client, Credentials("AKIDEXAMPLE", "secret"), sleep=sleeps.append, jitter=lambda: 0.5
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected", "tries"),
+    [
+        ([200], None, 1),
+        ([410], GoneConnectionError, 1),
+        ([429, 503, 200], None, 3),
+        ([429, 500, 502], DeliveryError, 3),
+        ([400], DeliveryError, 1),
+        ([403], DeliveryError, 1),
+    ],
+)
+def test_management_api_poster_maps_statuses_and_retries_only_throttling_and_5xx(
+    statuses: list[int], expected: type[Exception] | None, tries: int
+) -> None:
+    server = ScriptedManagementApi(statuses)
+    sleeps: list[float] = []
+    poster = _poster(server.url, sleeps)
+    try:
+        if expected is None:
+            poster.post("ab/c=", b'{"x":1}')
+        else:
+            with pytest.raises(expected):
+                poster.post("ab/c=", b'{"x":1}')
+    finally:
+        poster.close()
+        server.shutdown()
+        server.server_close()
+    assert len(server.requests) == tries
+    # Exponential backoff with (here fixed) jitter between the tries, none after the last.
+    assert sleeps == [0.5 * 0.05 * 2**i for i in range(tries - 1)] if tries > 1 else sleeps == []
+    path, headers, body = server.requests[0]
+    assert path == "/dev/@connections/ab%2Fc%3D"
+    assert body == b'{"x":1}'
+    assert (
+        headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+        and "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+    )
+
+
+def test_management_api_poster_retries_a_refused_connection_then_fails() -> None:
+    from localcloud.motoserver import free_port
+
+    sleeps: list[float] = []
+    poster = _poster(f"http://127.0.0.1:{free_port()}/dev", sleeps)
+    with pytest.raises(DeliveryError, match="after 3 attempts"):
+        poster.post("abc", b"{}")
+    assert len(sleeps) == 2
+
+
+def test_management_api_poster_backoff_is_jittered() -> None:
+    server = ScriptedManagementApi([429, 429, 429])
+    sleeps: list[float] = []
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=server.url, region_name="eu-west-1"
+    )
+    poster = ManagementApiPoster(client, Credentials("AKIDEXAMPLE", "secret"), sleep=sleeps.append)
+    try:
         with pytest.raises(DeliveryError):
             poster.post("abc", b"{}")
+    finally:
+        poster.close()
+        server.shutdown()
+        server.server_close()
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= 0.05 and 0 <= sleeps[1] <= 0.1
+
+
+def test_management_api_poster_keeps_its_connection_alive_until_closed() -> None:
+    server = ScriptedManagementApi([200, 200, 200])
+    poster = _poster(server.url, [])
+    try:
+        poster.post("a", b"1")
+        poster.post("b", b"2")
+        poster.close()
+        poster.post("c", b"3")
+    finally:
+        poster.close()
+        server.shutdown()
+        server.server_close()
+    first, second, third = server.clients
+    assert first == second  # one keep-alive connection
+    assert third != first  # a new one after close()
+
+
+@pytest.mark.parametrize("token", [None, "session-token"])
+@pytest.mark.parametrize("connection_id", ["abc", "ab/c+d=", "Zm9v~bar="])
+def test_sigv4_signer_signs_as_botocore_does(
+    token: str | None, connection_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    import botocore.auth
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.utils import percent_encode
+
+    from chat.notifier import SigV4Signer
+
+    now = datetime.datetime(2026, 12, 3, 13, 5, 9, tzinfo=datetime.UTC)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
+    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", token)
+    path = f"/prod/@connections/{percent_encode(connection_id)}"
+    body = '{"type":"message","text":"hé"}'.encode()
+    host = "abc123.execute-api.eu-west-1.amazonaws.com"
+    request = AWSRequest(method="POST", url=f"https://{host}{path}", data=body)
+    SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(request)
+
+    ours = SigV4Signer("eu-west-1").headers(credentials, host, path, body, now=now)
+
+    assert ours["Authorization"] == request.headers["Authorization"]
+    assert ours["x-amz-date"] == request.headers["X-Amz-Date"]
+    assert ours.get("x-amz-security-token") == request.headers.get("X-Amz-Security-Token")
 
 
 def _bob_gone_from_room(chat: Harness) -> tuple[str, str, str]:

@@ -53,8 +53,8 @@ def test_join_request_approval_reaches_everyone_live(
     members = chat.send(b, "bob", {"action": "getMembers", "roomId": room})
     assert members is not None
     assert members["members"] == [
-        {"username": "alice", "role": "admin", "online": True},
-        {"username": "bob", "role": "member", "online": True},
+        {"username": "alice", "role": "admin", "online": True, "lastRead": None},
+        {"username": "bob", "role": "member", "online": True, "lastRead": None},
     ]
     assert "requests" not in members  # only admins see pending requests
     status, rooms = chat.rest("GET", "/rooms", token=chat.signup_and_login("carol"))

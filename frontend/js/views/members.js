@@ -1,8 +1,19 @@
-// The open room's members with their online state, and (for the admin) join requests.
+// The open room's members with their online state, and for the admin: join requests and a
+// Remove button per member (with confirmation).
 
 import { $, el, describe } from "../render.js";
 
 export function mountMembers({ store, actions }) {
+  async function remove(room, username) {
+    if (!window.confirm(`Remove ${username} from ${room.name}?`)) return;
+    $("members-error").textContent = "";
+    try {
+      await actions.removeMember(room.roomId, username);
+    } catch (failure) {
+      $("members-error").textContent = describe(failure);
+    }
+  }
+
   function renderMembers(room) {
     const items = room.members.map((m) =>
       el(
@@ -12,6 +23,9 @@ export function mountMembers({ store, actions }) {
         el("span", { text: m.username }),
         m.role === "admin" ? el("span", { className: "role-tag", text: "admin" }) : null,
         el("span", { className: "visually-hidden", text: m.online ? "(online)" : "(offline)" }),
+        room.role === "admin" && m.role !== "admin"
+          ? el("button", { type: "button", className: "quiet small", "aria-label": `Remove ${m.username}`, onClick: () => remove(room, m.username) }, "Remove")
+          : null,
       ),
     );
     $("members").replaceChildren(...items);

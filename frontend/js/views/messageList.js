@@ -1,7 +1,8 @@
 // The open room's messages. A full render happens only when a room is opened; afterwards each
-// change inserts or replaces the one item it concerns.
+// change inserts or replaces the one item it concerns. Each message has its actions: reactions,
+// inline edit (Enter saves, Escape cancels) and delete with confirmation.
 
-import { $, messageItem, pendingItem } from "../render.js";
+import { $, el, messageItem, pendingItem } from "../render.js";
 
 const STICK_PX = 80; // this close to the bottom, a new message keeps the view at the bottom
 
@@ -21,6 +22,77 @@ export function mountMessageList({ store, actions }) {
     });
   }
 
+  function controls(room, message) {
+    const act = (fn) => {
+      try {
+        fn();
+      } catch (error) {
+        $("composer-error").textContent = error.message;
+      }
+    };
+    return {
+      me: me(),
+      canDelete: room.role === "admin",
+      onReact: (emoji, on) => act(() => actions.react(room.roomId, message.messageId, emoji, on)),
+      onDelete: () => {
+        if (window.confirm("Delete this message for everyone?")) act(() => actions.deleteMessage(room.roomId, message.messageId));
+      },
+      onEdit: () => startEdit(room, message.messageId),
+    };
+  }
+
+  function item(room, messageId) {
+    const message = room.messages.get(messageId);
+    return messageItem(message, store.isMine(message), controls(room, message));
+  }
+
+  function startEdit(room, messageId) {
+    const node = nodes.get(messageId);
+    const message = room.messages.get(messageId);
+    if (!node || !message || message.deleted) return;
+    const box = el("textarea", { className: "edit-box", "aria-label": "Edit message", maxlength: "4000" });
+    box.value = message.text;
+    const cancel = () => node.replaceWith(replaceNode(room, messageId));
+    const save = () => {
+      const text = box.value;
+      if (text.trim() && text !== message.text) {
+        try {
+          actions.editMessage(room.roomId, messageId, text);
+        } catch (error) {
+          $("composer-error").textContent = error.message;
+        }
+      }
+      cancel();
+    };
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        cancel();
+      } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        save();
+      }
+    });
+    const form = el("div", { className: "edit-form" }, box, el("span", { className: "small muted", text: "Enter saves, Escape cancels" }));
+    node.querySelector(".text").replaceWith(form);
+    node.querySelector(".message-actions")?.remove();
+    box.focus();
+  }
+
+  function replaceNode(room, messageId) {
+    const node = item(room, messageId);
+    nodes.set(messageId, node);
+    return node;
+  }
+
+  function changeMessage({ roomId, messageId }) {
+    const room = store.currentRoom();
+    const old = nodes.get(messageId);
+    if (!room || room.roomId !== roomId || !old) return;
+    if (old.querySelector(".edit-box") && !room.messages.get(messageId).deleted) return; // mid-edit: keep the box
+    old.replaceWith(replaceNode(room, messageId));
+  }
+
   function renderRoom() {
     const room = store.currentRoom();
     nodes = new Map();
@@ -28,7 +100,7 @@ export function mountMessageList({ store, actions }) {
     if (!room) return list.replaceChildren();
     const fragment = document.createDocumentFragment();
     for (const id of room.ids) {
-      const node = messageItem(room.messages.get(id), store.isMine(room.messages.get(id)));
+      const node = item(room, id);
       nodes.set(id, node);
       fragment.append(node);
     }
@@ -50,7 +122,7 @@ export function mountMessageList({ store, actions }) {
     const next = nodes.get(room.ids[index + 1]) || list.querySelector(".pending");
     const stick = atBottom();
     const heightBefore = list.scrollHeight;
-    const node = messageItem(message, store.isMine(message));
+    const node = item(room, messageId);
     list.insertBefore(node, next || null);
     nodes.set(messageId, node);
     if (stick || (store.isMine(message) && index === room.ids.length - 1)) scrollToBottom();
@@ -78,6 +150,7 @@ export function mountMessageList({ store, actions }) {
 
   store.subscribe("current", renderRoom);
   store.subscribe("message", insertMessage);
+  store.subscribe("changed", changeMessage);
   store.subscribe("pending", updatePending);
   store.subscribe("history", ({ roomId }) => {
     const room = store.currentRoom();

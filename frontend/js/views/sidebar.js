@@ -1,4 +1,4 @@
-// The sidebar: create and join forms, invite links, and at phone width the Rooms panel, which
+// The sidebar: create, join and direct-message forms, invite links, and at phone width the Rooms panel, which
 // traps focus while open and gives it back to the menu button when it closes.
 
 import { $, describe } from "../render.js";
@@ -63,6 +63,23 @@ export function mountSidebar({ store, actions, onSelect }) {
       onSelect(room.roomId);
     } catch (error) {
       $("create-error").textContent = describe(error);
+    }
+  });
+
+  $("direct-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const username = $("direct-username").value.trim();
+    $("direct-error").textContent = "";
+    if (!username) {
+      $("direct-error").textContent = "Type the username of the person to message.";
+      return;
+    }
+    try {
+      const room = await actions.openDirect(username);
+      $("direct-username").value = "";
+      onSelect(room.roomId);
+    } catch (error) {
+      $("direct-error").textContent = describe(error);
     }
   });
 

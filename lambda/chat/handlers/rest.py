@@ -16,8 +16,9 @@ from chat import protocol, validation
 from chat.accounts import AccountService, TicketService
 from chat.config import Settings
 from chat.errors import ChatError, InvalidInputError, NotFoundError
+from chat.messages import MessageService
 from chat.rooms import RoomService
-from chat.runtime import Stores, configure_logging, identity_provider
+from chat.runtime import Stores, configure_logging, identity_provider, notifier
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -25,8 +26,17 @@ stores = Stores.from_settings(settings)
 # builtin or Cognito accounts (IDENTITY_PROVIDER): the routes below do not tell them apart.
 accounts = AccountService(identity_provider(settings, stores, time.time))
 tickets = TicketService(stores.users, time.time, settings.ticket_ttl_seconds)
-# Reads only: the REST function never posts to connections.
-rooms = RoomService(stores.rooms, stores.connections, stores.messages, None, time.time)
+# Reads, and POST /rooms/direct, which tells the other user (roomAdded) through the
+# Management API.
+rooms = RoomService(
+    stores.rooms,
+    stores.connections,
+    stores.messages,
+    notifier(settings, stores),
+    time.time,
+    users=stores.users,
+)
+messages = MessageService(stores.rooms, stores.messages, time.time)
 log = logging.getLogger("chat.rest")
 
 
@@ -80,12 +90,25 @@ def list_rooms(request: Request) -> Response:
     return 200, protocol.rooms_body(rooms.list_for(request.user()))
 
 
+def open_direct(request: Request) -> Response:
+    username = request.user()
+    room, created = rooms.open_direct(username, validation.username(request.json()))
+    return (201 if created else 200), protocol.direct_room_body(room, username)
+
+
 def room_messages(request: Request) -> Response:
     username = request.user()
     room_id = validation.room_id(request.params)
     limit, before, after = validation.history_query(request.query)
     messages, has_more = rooms.history(room_id, username, limit, before, after)
     return 200, protocol.history_body(messages, has_more)
+
+
+def room_search(request: Request) -> Response:
+    username = request.user()
+    room_id = validation.room_id(request.params)
+    words, limit, cursor = validation.search_query(request.query)
+    return 200, protocol.search_body(*messages.search(room_id, username, words, limit, cursor))
 
 
 def room_members(request: Request) -> Response:
@@ -99,8 +122,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
     ("GET", re.compile(r"/me"), me),
     ("POST", re.compile(r"/auth/ticket"), ticket),
     ("GET", re.compile(r"/rooms"), list_rooms),
+    ("POST", re.compile(r"/rooms/direct"), open_direct),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/messages"), room_messages),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/members"), room_members),
+    ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/search"), room_search),
 ]
 
 

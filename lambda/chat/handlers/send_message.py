@@ -1,8 +1,10 @@
-"""sendMessage: validate, check membership, write exactly one item to Messages.
+"""The message writes: sendMessage, editMessage, deleteMessage, react; and typing.
 
-A one-way route: success posts nothing (the stream processor delivers what was stored, to the
-sender too, with its clientMessageId); a rejected frame gets an `error` frame on the sender's
-connection through the Management API.
+One-way routes: success posts nothing (the stream processor delivers what was stored: a new
+message as `message`, with its clientMessageId, and every later change as `messageUpdated`); a
+rejected frame gets an `error` frame on the sender's connection through the Management API.
+`typing` is never stored: it is posted to the room's other members at once, at most once per
+user and room every 2 seconds.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from chat import metrics, validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.messages import MessageService
-from chat.runtime import Stores, configure_logging, direct_replies
+from chat.runtime import Stores, configure_logging, direct_replies, notifier
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings)
-service = MessageService(stores.rooms, stores.messages, time.time)
+service = MessageService(
+    stores.rooms,
+    stores.messages,
+    time.time,
+    connections=stores.connections,
+    notifier=notifier(settings, stores),
+)
 replies = direct_replies(settings)
 
 
@@ -32,7 +40,37 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
     return None
 
 
-ACTIONS = {"sendMessage": send_message}
+def edit_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
+    room_id, message_id = validation.room_id(payload), validation.message_id(payload)
+    service.edit(room_id, message_id, caller.username, validation.new_text(payload))
+    return None
+
+
+def delete_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
+    room_id, message_id = validation.room_id(payload), validation.message_id(payload)
+    service.delete(room_id, message_id, caller.username)
+    return None
+
+
+def react(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
+    room_id, message_id = validation.room_id(payload), validation.message_id(payload)
+    emoji, on = validation.emoji(payload), validation.flag(payload, "on")
+    service.react(room_id, message_id, caller.username, emoji, on)
+    return None
+
+
+def typing(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
+    service.typing(validation.room_id(payload), caller.username)
+    return None
+
+
+ACTIONS = {
+    "sendMessage": send_message,
+    "editMessage": edit_message,
+    "deleteMessage": delete_message,
+    "react": react,
+    "typing": typing,
+}
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

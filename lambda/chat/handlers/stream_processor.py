@@ -16,7 +16,7 @@ settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings, pool_size=settings.fanout_concurrency)
 executor = ThreadPoolExecutor(max_workers=settings.fanout_concurrency, thread_name_prefix="fanout")
-fanout = FanOut(stores.connections, management_poster(settings), executor)
+fanout = FanOut(stores.connections, management_poster(settings), executor, rooms=stores.rooms)
 log = logging.getLogger("chat.stream_processor")
 
 
@@ -34,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "posts": report.posts,
             "gone": report.gone,
             "alreadyDelivered": report.skipped_already_delivered,
+            "deletedRoom": report.skipped_deleted_room,
             "failed": len(report.failed_sequence_numbers),
             "durationMs": duration_ms,
         },
