@@ -469,21 +469,31 @@ def test_unknown_rooms_are_not_found_and_change_nothing(
 
 
 def test_two_opens_racing_make_one_room(chat: Harness, people: dict[str, tuple[str, str]]) -> None:
-    """Both sides open at the same moment: the conditional put lets one create the room."""
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
+    """Both sides open at once: each first tries the room's conditional Put; the loser finds the
+    room and answers it. Threads would not test this here: moto's transactions are not
+    thread-safe (a failed one restores a copy of the table taken before the other's write), so
+    the interleaving is made explicit: bob's create fails because alice's won."""
     service = chat.modules["rooms"].service
-    barrier = Barrier(2)
+    rooms = service.rooms
+    real_create = rooms.create_direct
+    calls: list[bool] = []
 
-    def open_as(caller: str, other: str) -> tuple[str, bool]:
-        barrier.wait()
-        room, created = service.open_direct(caller, other)
-        return room.room_id, created
+    def create_after_the_other_side(room: Any, joined_at: str) -> bool:
+        if not calls:  # the other side's open lands first, between our check and our write
+            calls.append(True)
+            assert service.open_direct("bob", "alice")[1] is True
+        created = real_create(room, joined_at)
+        calls.append(created)
+        return created
 
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda p: open_as(*p), [("alice", "bob"), ("bob", "alice")]))
-    assert results[0][0] == results[1][0]
-    assert sorted(created for _, created in results) == [False, True]
-    members = chat.rest("GET", f"/rooms/{results[0][0]}/members", token=people["bob"][0])[1]
+    rooms.create_direct = create_after_the_other_side  # type: ignore[method-assign]
+    try:
+        room, created = service.open_direct("alice", "bob")
+    finally:
+        rooms.create_direct = real_create  # type: ignore[method-assign]
+    assert created is False and calls[-1] is False
+    assert (
+        room.room_id == chat.rest("GET", "/rooms", token=people["bob"][0])[1]["rooms"][0]["roomId"]
+    )
+    members = chat.rest("GET", f"/rooms/{room.room_id}/members", token=people["bob"][0])[1]
     assert sorted(m["username"] for m in members["members"]) == ["alice", "bob"]

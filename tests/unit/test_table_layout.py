@@ -152,6 +152,7 @@ def test_messages_table_items(aws: None) -> None:
                 "messageId": "01J0000000000000000000000A",
                 "username": "Alice",
                 "text": "hi",
+                "textLower": "hi",
                 "createdAt": T0,
                 "clientMessageId": "client-1",
             },
@@ -160,9 +161,105 @@ def test_messages_table_items(aws: None) -> None:
                 "messageId": "01J0000000000000000000000B",
                 "username": "Bob",
                 "text": "yo",
+                "textLower": "yo",
                 "createdAt": T1,
             },
         ]
     )
     page, more = messages.page("r1", 1, None, None)
     assert [m.text for m in page] == ["yo"] and more
+
+
+def test_message_life_items(aws: None) -> None:
+    """An edit, reactions and a delete change the item in place; a tombstone keeps its place."""
+    _, _, _, messages = _stores()
+    first, second = "01J0000000000000000000000A", "01J0000000000000000000000B"
+    messages.put(Message("r1", first, "Alice", "Hi", T0))
+    messages.put(Message("r1", second, "Bob", "yo", T1))
+    assert messages.edit("r1", first, "Alice", "Hello WORLD", T2)
+    assert messages.react("r1", first, "👍", "Bob", True, 200)
+    assert messages.react("r1", first, "👍", "Carol", True, 200)
+    assert messages.delete("r1", second)
+    assert _items("messages") == _sorted(
+        [
+            {
+                "roomId": "r1",
+                "messageId": first,
+                "username": "Alice",
+                "text": "Hello WORLD",
+                "textLower": "hello world",
+                "createdAt": T0,
+                "editedAt": T2,
+                "reactions": {"👍 Bob", "👍 Carol"},
+            },
+            {
+                "roomId": "r1",
+                "messageId": second,
+                "username": "Bob",
+                "text": "",
+                "createdAt": T1,
+                "deleted": True,
+            },
+        ]
+    )
+    assert not messages.edit("r1", first, "Bob", "not mine", T2)
+    assert not messages.react("r1", second, "👍", "Bob", True, 200)
+
+
+def test_direct_room_read_position_and_tombstone_items(aws: None) -> None:
+    _, rooms, connections, _ = _stores()
+    direct = Room("dm-x", "", "", T0, kind="direct", members=("Alice", "bob"))
+    assert rooms.create_direct(direct, T0)
+    assert not rooms.create_direct(direct, T0)
+    assert rooms.mark_read("dm-x", "bob", "01J0000000000000000000000B")
+    assert not rooms.mark_read("dm-x", "bob", "01J0000000000000000000000A")
+    connections.claim_typing("dm-x", "Alice", 1_800_000_000.0, 2.0)
+    items = _items("rooms")
+    assert items == _sorted(
+        [
+            {
+                "pk": "ROOM#dm-x",
+                "sk": "META",
+                "roomId": "dm-x",
+                "name": "",
+                "admin": "",
+                "createdAt": T0,
+                "kind": "direct",
+                "members": ["Alice", "bob"],
+            },
+            {
+                "pk": "ROOM#dm-x",
+                "sk": "MEMBER#alice",
+                "roomId": "dm-x",
+                "username": "Alice",
+                "role": "member",
+                "joinedAt": T0,
+                "userKey": "USER#alice",
+                "roomName": "bob",
+                "roomCreatedAt": T0,
+                "kind": "direct",
+                "peer": "bob",
+            },
+            {
+                "pk": "ROOM#dm-x",
+                "sk": "MEMBER#bob",
+                "roomId": "dm-x",
+                "username": "bob",
+                "role": "member",
+                "joinedAt": T0,
+                "userKey": "USER#bob",
+                "roomName": "Alice",
+                "roomCreatedAt": T0,
+                "kind": "direct",
+                "peer": "Alice",
+                "lastRead": "01J0000000000000000000000B",
+            },
+        ]
+    )
+    assert _items("connections") == [
+        {"pk": "TYPING#dm-x", "sk": "USER#alice", "until": 1_800_000_002_000, "ttl": 1_800_000_062}
+    ]
+    rooms.create_room(ROOM)
+    rooms.mark_deleted("r1", "Alice", T1)
+    [meta] = [i for i in _items("rooms") if i["pk"] == "ROOM#r1" and i["sk"] == "META"]
+    assert meta["deletedAt"] == T1 and rooms.get_room("r1") is None
