@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST ?= $(BIN)/python -m pytest
+# make dev IDENTITY=cognito: accounts in (moto's) Cognito instead of the users table.
+IDENTITY ?= builtin
 
 .PHONY: dev test test-unit test-property test-integration test-e2e test-infra setup-e2e setup-infra \
         lint format types check bench build clean
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 
 ## make dev: the whole chat on this machine (local cloud + browser client), Ctrl-C stops it.
 dev: $(STAMP)
-	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT)
+	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT) --var identity_provider=$(IDENTITY)
 
 ## make test: every test tier. Installs what the tiers need (Chromium, shellcheck, checkov).
 test: $(STAMP) setup-e2e setup-infra

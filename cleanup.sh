@@ -14,10 +14,12 @@
 # Also: TF_PLUGIN_DIR, TF_DATA_DIR, BUILD_DIR (default build/), PYTHON (a Python with boto3).
 #
 # Tables with deletion protection (deletion_protection = true, as in env/prod.tfvars) stop the
-# destroy: deploy once with -var deletion_protection=false first, deliberately.
+# destroy, and so does a Cognito user pool (identity_provider = "cognito") under the same flag:
+# deploy once with -var deletion_protection=false first, deliberately. Both identity modes are
+# removed alike: terraform destroy removes the user pool and its app client with the rest.
 set -euo pipefail
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
 die() { printf 'cleanup.sh: %s\n' "$*" >&2; exit 1; }
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -4,8 +4,10 @@
 # the browser client with a config.js written from Terraform's outputs, and prints the URLs.
 # Safe to re-run: the signing key is kept and Terraform applies only what changed.
 #
-# Usage: ./deploy.sh [--env NAME] [-- TERRAFORM_ARGS...]
+# Usage: ./deploy.sh [--env NAME] [--identity builtin|cognito] [-- TERRAFORM_ARGS...]
 #   --env NAME   environment (default: dev); terraform/env/NAME.tfvars is used when it exists
+#   --identity   who holds the accounts: builtin (users table) or cognito (a Cognito user pool);
+#                default: what the environment already runs, else the tfvars/variable default
 #   --           anything after it goes to terraform plan, e.g. -- -var alarm_topic_arn=arn:...
 #   -h, --help   this help
 #
@@ -16,21 +18,28 @@
 # PYTHON (a Python with boto3; default .venv/bin/python, else python3).
 set -euo pipefail
 
-usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "$0"; }
 die() { printf 'deploy.sh: %s\n' "$*" >&2; exit 1; }
 step() { printf '\n==> %s\n' "$*"; }
 
 env_name="dev"
+identity=""
 tf_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --env) [ $# -ge 2 ] || die "--env needs a name"; env_name="$2"; shift 2 ;;
         --env=*) env_name="${1#--env=}"; shift ;;
+        --identity) [ $# -ge 2 ] || die "--identity needs builtin or cognito"; identity="$2"; shift 2 ;;
+        --identity=*) identity="${1#--identity=}"; shift ;;
         -h | --help) usage; exit 0 ;;
         --) shift; tf_args=("$@"); break ;;
         *) die "unknown argument '$1' (try --help)" ;;
     esac
 done
+case "$identity" in
+    "" | builtin | cognito) ;;
+    *) die "--identity '$identity': use builtin or cognito" ;;
+esac
 [[ "$env_name" =~ ^[a-z][a-z0-9]{1,11}$ ]] ||
     die "--env '$env_name': use 2-12 lowercase letters and digits, starting with a letter (dev, staging, prod, ...)"
 
@@ -102,6 +111,18 @@ else
     var_args+=(-var manage_api_gateway_account=false)
 fi
 
+# Identity provider: --identity, else keep what the environment runs (switching from cognito to
+# builtin destroys the user pool and its accounts, so it is never done by omission).
+if [ -z "$identity" ] && grep -q '^aws_cognito_user_pool\.users' <<<"$managed_resources"; then
+    identity=cognito
+fi
+if [ -n "$identity" ]; then
+    var_args+=(-var "identity_provider=$identity")
+    if [ "$identity" = builtin ] && grep -q '^aws_cognito_user_pool\.users' <<<"$managed_resources"; then
+        echo "--identity builtin: this deploy DESTROYS the environment's Cognito user pool and its accounts"
+    fi
+fi
+
 # --- 4. plan, signing key, apply -------------------------------------------------------------------
 # Terraform's full output goes to a log; on failure its end is shown and the script stops.
 log="$build_dir/$env_name.terraform.log"
@@ -147,4 +168,6 @@ outputs = {k: v["value"] for k, v in json.load(open(sys.argv[1], encoding="utf-8
 print(f"site:      {outputs['site_url']}")
 print(f"REST API:  {outputs['rest_api_url']}")
 print(f"WebSocket: {outputs['websocket_url']}")
+print(f"accounts:  {outputs.get('identity_provider', 'builtin')}", end="")
+print(f" (user pool {outputs['cognito_user_pool_id']})" if outputs.get("cognito_user_pool_id") else "")
 PY

@@ -134,6 +134,21 @@ def powertools() -> str:
     )
 
 
+def jwt_crypto() -> str:
+    """What PyJWT[crypto] (cryptography, for Cognito's RS256 tokens) adds to `import jwt`: PyJWT
+    imports cryptography whenever it is installed, so every function that imports chat.tokens
+    pays it, in either identity mode."""
+    path = os.pathsep.join(sys.path)
+    block = "import sys; sys.modules['cryptography'] = None; "
+    with_crypto = _statement_ms("import jwt", path)
+    without = _statement_ms(block + "import jwt", path)
+    return (
+        "`import jwt` (fresh interpreter, wall time, median of 3): "
+        f"{without:.0f} ms without cryptography, {with_crypto:.0f} ms with it "
+        f"(+{with_crypto - without:.0f} ms)."
+    )
+
+
 def run() -> str:
     baseline = baseline_lambda_dir()
     rows = []
@@ -161,6 +176,8 @@ def run() -> str:
         "the deployed cost 12 ships precomputed; median of 3).\n\n"
         + table(["handler", f"import ms at {BASELINE_REF or '-'} (before)", "import ms now"], rows)
         + f"\n\nPackage sizes: {sizes}.\n\n"
+        + jwt_crypto()
+        + "\n\n"
         + powertools()
     )
 

@@ -17,7 +17,14 @@ locals {
     room_purge      = aws_sqs_queue.job["room_purge"].arn
     signing_key     = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.jwt_secret_parameter_name}"
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
+    user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
   }
+
+  # identity_provider = "cognito": SignUp and InitiateAuth are public Cognito APIs (the app
+  # client id authorises them, IAM does not), so the REST function needs one grant only:
+  # AdminConfirmSignUp on its own pool, to confirm a fresh account so that it can log in at once
+  # (the chat collects no e-mail to verify). Nothing else may call Cognito.
+  cognito_access = { rest = { user_pool = ["cognito-idp:AdminConfirmSignUp"] } }
 
   function_access = {
     rest = {
@@ -178,7 +185,10 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = lookup(local.function_access, each.key, {})
+    for_each = merge(
+      lookup(local.function_access, each.key, {}),
+      { for target, actions in try(local.cognito_access[each.key], {}) : target => actions if local.cognito },
+    )
 
     content {
       sid       = replace(title(replace(statement.key, "_", " ")), " ", "")

@@ -1,10 +1,10 @@
 # The functions named in local.lambda_functions: python3.12 on arm64, the project's code in one
-# package (build/function.zip holds `chat/`), bcrypt and PyJWT in a layer built for arm64 by
+# package (build/function.zip holds `chat/`), bcrypt, PyJWT and cryptography in a layer built for arm64 by
 # scripts/build_lambda.sh. Environment from local.lambda_environment.
 
 resource "aws_lambda_layer_version" "deps" {
   layer_name               = "${local.name}-deps"
-  description              = "bcrypt and PyJWT for python3.12 on arm64"
+  description              = "bcrypt, PyJWT and cryptography for python3.12 on arm64"
   filename                 = var.layer_zip
   source_code_hash         = filebase64sha256(var.layer_zip)
   compatible_runtimes      = ["python3.12"]

@@ -134,7 +134,12 @@ locals {
     WS_MANAGEMENT_ENDPOINT = local.websocket_management_endpoint
     LOG_LEVEL              = var.log_level
     CORS_ALLOW_ORIGIN      = var.cors_allow_origin
-    ROOM_PURGE_QUEUE_URL   = aws_sqs_queue.job["room_purge"].url
+    # builtin | cognito (terraform/cognito.tf); the three below are empty in the builtin mode.
+    IDENTITY_PROVIDER    = var.identity_provider
+    COGNITO_USER_POOL_ID = local.cognito ? aws_cognito_user_pool.users[0].id : ""
+    COGNITO_CLIENT_ID    = local.cognito ? aws_cognito_user_pool_client.api[0].id : ""
+    COGNITO_ISSUER       = local.cognito_issuer
+    ROOM_PURGE_QUEUE_URL = aws_sqs_queue.job["room_purge"].url
     # A deleted room's tombstone outlives its purge by this long, so a send racing the
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"

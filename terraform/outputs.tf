@@ -62,3 +62,23 @@ output "websocket_api_id" {
   description = "Id of the WebSocket API."
   value       = aws_apigatewayv2_api.websocket.id
 }
+
+output "identity_provider" {
+  description = "builtin or cognito (var.identity_provider)."
+  value       = var.identity_provider
+}
+
+output "cognito_user_pool_id" {
+  description = "The Cognito user pool (identity_provider = \"cognito\"), or null."
+  value       = local.cognito ? aws_cognito_user_pool.users[0].id : null
+}
+
+output "cognito_client_id" {
+  description = "The pool's app client (no secret) the REST function signs users up and in with, or null."
+  value       = local.cognito ? aws_cognito_user_pool_client.api[0].id : null
+}
+
+output "cognito_issuer" {
+  description = "The `iss` of the pool's tokens; its JWKS is <issuer>/.well-known/jwks.json. Null in the builtin mode."
+  value       = local.cognito ? local.cognito_issuer : null
+}

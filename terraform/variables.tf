@@ -200,3 +200,59 @@ variable "iterator_age_alarm_ms" {
   type        = number
   default     = 30000
 }
+
+variable "identity_provider" {
+  description = "Who holds the accounts: \"builtin\" (the users table, bcrypt, our own HS256 JWTs) or \"cognito\" (an Amazon Cognito user pool; the functions verify its RS256 ID tokens). See docs/deploy.md for when to pick which and what each costs."
+  type        = string
+  default     = "builtin"
+
+  validation {
+    condition     = contains(["builtin", "cognito"], var.identity_provider)
+    error_message = "identity_provider must be \"builtin\" or \"cognito\"."
+  }
+}
+
+variable "cognito_mfa" {
+  description = "MFA of the Cognito user pool (identity_provider = \"cognito\" only): \"OFF\", \"OPTIONAL\" or \"ON\" (TOTP software tokens). OFF by default: POST /auth/login has no MFA step, so OPTIONAL or ON need a client that answers the challenge."
+  type        = string
+  default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "OPTIONAL", "ON"], var.cognito_mfa)
+    error_message = "cognito_mfa must be OFF, OPTIONAL or ON."
+  }
+}
+
+variable "cognito_advanced_security" {
+  description = "Cognito advanced security (threat protection) mode: \"OFF\" (default; it is billed per monthly active user on top of the pool), \"AUDIT\" or \"ENFORCED\"."
+  type        = string
+  default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "AUDIT", "ENFORCED"], var.cognito_advanced_security)
+    error_message = "cognito_advanced_security must be OFF, AUDIT or ENFORCED."
+  }
+}
+
+variable "cognito_password_policy" {
+  description = "Password policy of the Cognito user pool (identity_provider = \"cognito\" only). The defaults accept exactly what the builtin accounts accept (8-128 characters, no character classes required); a stricter policy makes POST /auth/signup answer invalid_input with Cognito's reason."
+  type = object({
+    minimum_length    = number
+    require_lowercase = bool
+    require_uppercase = bool
+    require_numbers   = bool
+    require_symbols   = bool
+  })
+  default = {
+    minimum_length    = 8
+    require_lowercase = false
+    require_uppercase = false
+    require_numbers   = false
+    require_symbols   = false
+  }
+
+  validation {
+    condition     = var.cognito_password_policy.minimum_length >= 8 && var.cognito_password_policy.minimum_length <= 99
+    error_message = "cognito_password_policy.minimum_length must be between 8 (the API's own minimum) and 99 (Cognito's maximum)."
+  }
+}

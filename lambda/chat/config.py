@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+IDENTITY_PROVIDERS = ("builtin", "cognito")
+
 
 class ConfigurationError(RuntimeError):
     """A required environment variable is missing or malformed."""
@@ -37,6 +39,11 @@ class Settings:
     fanout_concurrency: int = 32
     cors_allow_origin: str = "*"
     log_level: str = "INFO"
+    identity_provider: str = "builtin"
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
     room_purge_queue_url: str | None = None
     room_purge_grace_seconds: int = 60
 
@@ -50,6 +57,16 @@ class Settings:
         ]
         if missing:
             raise ConfigurationError("missing environment variables: " + ", ".join(missing))
+        identity = (env.get("IDENTITY_PROVIDER") or "builtin").lower()
+        if identity not in IDENTITY_PROVIDERS:
+            raise ConfigurationError(
+                f"IDENTITY_PROVIDER must be one of {', '.join(IDENTITY_PROVIDERS)}, got {identity!r}"
+            )
+        if identity == "cognito":
+            names = ("COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_ISSUER")
+            missing = [n for n in names if not env.get(n)]
+            if missing:
+                raise ConfigurationError("IDENTITY_PROVIDER=cognito needs " + ", ".join(missing))
         return cls(
             users_table=env["USERS_TABLE"],
             rooms_table=env["ROOMS_TABLE"],
@@ -65,6 +82,11 @@ class Settings:
             fanout_concurrency=max(1, _int(env, "FANOUT_CONCURRENCY", 32)),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN") or "*",
             log_level=env.get("LOG_LEVEL") or "INFO",
+            identity_provider=identity,
+            cognito_user_pool_id=env.get("COGNITO_USER_POOL_ID") or None,
+            cognito_client_id=env.get("COGNITO_CLIENT_ID") or None,
+            cognito_issuer=(env.get("COGNITO_ISSUER") or "").rstrip("/") or None,
+            cognito_jwks_url=env.get("COGNITO_JWKS_URL") or None,
             room_purge_queue_url=env.get("ROOM_PURGE_QUEUE_URL") or None,
             room_purge_grace_seconds=max(0, _int(env, "ROOM_PURGE_GRACE_SECONDS", 60)),
         )

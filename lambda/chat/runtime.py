@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chat.accounts import BuiltinIdentity, CognitoIdentity, IdentityProvider
 from chat.config import ConfigurationError, Settings
 from chat.jobs import PurgeQueue
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
+from chat.passwords import PasswordHasher
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
-from chat.tokens import SigningKey
+from chat.tokens import CognitoTokenVerifier, SigningKey, TokenService
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -88,6 +91,32 @@ def signing_key(settings: Settings) -> SigningKey:
     if settings.jwt_secret:
         return SigningKey.fixed(settings.jwt_secret)
     raise ConfigurationError("set JWT_SECRET_PARAMETER (or JWT_SECRET for local use)")
+
+
+def identity_provider(
+    settings: Settings, stores: Stores, clock: Callable[[], float]
+) -> IdentityProvider:
+    """The accounts of IDENTITY_PROVIDER: builtin (users table, HS256) or cognito."""
+    if settings.identity_provider == "cognito":
+        # Settings.from_env refuses cognito without these three.
+        assert settings.cognito_issuer and settings.cognito_client_id
+        assert settings.cognito_user_pool_id
+        verifier = CognitoTokenVerifier(
+            settings.cognito_issuer, settings.cognito_client_id, settings.cognito_jwks_url
+        )
+        client = boto3.client("cognito-idp", config=client_config())
+        return CognitoIdentity(
+            client,
+            settings.cognito_user_pool_id,
+            settings.cognito_client_id,
+            verifier,
+            clock,
+            users=stores.users,
+        )
+    tokens = TokenService(
+        signing_key(settings), settings.jwt_issuer, settings.jwt_ttl_seconds, clock
+    )
+    return BuiltinIdentity(stores.users, PasswordHasher(settings.bcrypt_rounds), tokens, clock)
 
 
 def management_poster(settings: Settings) -> ManagementApiPoster:

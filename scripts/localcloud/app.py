@@ -166,7 +166,30 @@ class LocalCloud:
                 ),
             )
 
-        self._apply_lambda_environment()
+        cognito_environment: dict[str, str] = {}
+        if self.topology.user_pool is not None:
+            user_pool = self.topology.user_pool
+            try:
+                pool = await loop.run_in_executor(
+                    None,
+                    aws.ensure_user_pool,
+                    aws.cognito_client(self.backend.endpoint),
+                    user_pool,
+                )
+            except (BotoCoreError, ClientError) as e:
+                raise RuntimeError(
+                    f"cannot create the Cognito user pool at {self.backend.endpoint}: {e}"
+                ) from e
+            cognito_environment = pool.lambda_environment(self.backend.endpoint)
+            log.info(
+                "cognito: user pool %s (%s), app client %s%s",
+                user_pool.name,
+                pool.pool_id,
+                pool.client_id,
+                "" if pool.created else " (existing)",
+            )
+
+        self._apply_lambda_environment(cognito_environment)
         for path in reversed(options.python_path):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
@@ -260,9 +283,10 @@ class LocalCloud:
     def management_url(self) -> str:
         return f"{self.base_url}/{self.stage}"
 
-    def _apply_lambda_environment(self) -> None:
+    def _apply_lambda_environment(self, provided: dict[str, str]) -> None:
         topology = self.topology
         environment = dict(topology.environment)
+        environment.update(provided)  # what the local cloud made itself (the Cognito pool)
         environment.pop("JWT_SECRET_PARAMETER", None)
         environment["JWT_SECRET"] = os.environ.get("CHAT_JWT_SECRET") or secrets.token_urlsafe(32)
         environment["WS_MANAGEMENT_ENDPOINT"] = self.management_url

@@ -1,5 +1,6 @@
 """DynamoDB with Streams: an embedded moto server, or another endpoint (LocalStack, DynamoDB
-Local) given with --aws-endpoint; and the tables Terraform declares, created idempotently."""
+Local) given with --aws-endpoint; and the tables Terraform declares, created idempotently (and
+its Cognito user pool, with identity_provider = "cognito")."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud.motoserver import REGION, MotoServer, MotoServerError
-from localcloud.terraform import Table
+from localcloud.terraform import Table, UserPool
 
 log = logging.getLogger("localcloud")
 
@@ -162,3 +163,52 @@ def apply_environment(endpoint: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(name, None)
+
+
+@dataclass(frozen=True)
+class PoolState:
+    pool_id: str
+    client_id: str
+    created: bool
+
+    def lambda_environment(self, endpoint: str) -> dict[str, str]:
+        """COGNITO_* for the handlers. moto writes AWS's issuer into its tokens
+        (https://cognito-idp.<region>.amazonaws.com/<pool>) but serves the JWKS itself."""
+        return {
+            "COGNITO_USER_POOL_ID": self.pool_id,
+            "COGNITO_CLIENT_ID": self.client_id,
+            "COGNITO_ISSUER": f"https://cognito-idp.{REGION}.amazonaws.com/{self.pool_id}",
+            "COGNITO_JWKS_URL": f"{endpoint}/{self.pool_id}/.well-known/jwks.json",
+        }
+
+
+def ensure_user_pool(cognito: Any, pool: UserPool) -> PoolState:
+    """The user pool and app client Terraform declares, created unless one of that name exists
+    (an external endpoint keeps its users across runs)."""
+    existing = [
+        p["Id"]
+        for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+        for p in page["UserPools"]
+        if p["Name"] == pool.name
+    ]
+    if existing:
+        pool_id = existing[0]
+        clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)
+        named = [
+            c["ClientId"] for c in clients["UserPoolClients"] if c["ClientName"] == pool.client_name
+        ]
+        if named:
+            return PoolState(pool_id, named[0], created=False)
+    else:
+        pool_id = cognito.create_user_pool(**pool.create_pool_kwargs())["UserPool"]["Id"]
+    app = cognito.create_user_pool_client(**pool.create_client_kwargs(pool_id))["UserPoolClient"]
+    return PoolState(pool_id, app["ClientId"], created=True)
+
+
+def cognito_client(endpoint: str) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    return session.client("cognito-idp", endpoint_url=endpoint, config=client_config())

@@ -177,6 +177,46 @@ class Authorizer:
     identity_sources: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class UserPool:
+    """An aws_cognito_user_pool (with count 1) and its aws_cognito_user_pool_client, as the
+    CreateUserPool / CreateUserPoolClient requests Terraform's aws provider would make."""
+
+    name: str
+    password_policy: dict[str, Any]
+    case_sensitive: bool
+    mfa: str
+    client_name: str
+    explicit_auth_flows: tuple[str, ...]
+    read_attributes: tuple[str, ...]
+    write_attributes: tuple[str, ...]
+
+    def create_pool_kwargs(self) -> dict[str, Any]:
+        policy = {
+            "MinimumLength": int(self.password_policy.get("minimum_length", 8)),
+            "RequireLowercase": bool(self.password_policy.get("require_lowercase", True)),
+            "RequireUppercase": bool(self.password_policy.get("require_uppercase", True)),
+            "RequireNumbers": bool(self.password_policy.get("require_numbers", True)),
+            "RequireSymbols": bool(self.password_policy.get("require_symbols", True)),
+        }
+        return {
+            "PoolName": self.name,
+            "Policies": {"PasswordPolicy": policy},
+            "UsernameConfiguration": {"CaseSensitive": self.case_sensitive},
+            "MfaConfiguration": self.mfa,
+        }
+
+    def create_client_kwargs(self, pool_id: str) -> dict[str, Any]:
+        return {
+            "UserPoolId": pool_id,
+            "ClientName": self.client_name,
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": list(self.explicit_auth_flows),
+            "ReadAttributes": list(self.read_attributes),
+            "WriteAttributes": list(self.write_attributes),
+        }
+
+
 @dataclass
 class Topology:
     directory: Path
@@ -192,6 +232,7 @@ class Topology:
     stage: str
     variables: dict[str, Any] = field(default_factory=dict)
     parse_seconds: float = 0.0
+    user_pool: UserPool | None = None
 
 
 # What a reference may start with besides var., local. and a declared resource type; values
@@ -575,6 +616,50 @@ def _environment(stack: _Stack) -> tuple[dict[str, str], dict[str, str]]:
     return environment, unresolved
 
 
+def _counted(stack: _Stack, rtype: str) -> tuple[str, dict[str, Any]] | None:
+    """The one resource of a type that exists (`count` absent or 1), or None."""
+    for rname, body in stack.resources.get(rtype, {}).items():
+        count = stack.evaluate(body["count"]) if "count" in body else 1
+        if int(count) > 1:
+            raise TerraformError(f"{rtype}.{rname}: the local cloud serves one, count is {count}")
+        if int(count) == 1:
+            return rname, body
+    return None
+
+
+def _user_pool(stack: _Stack) -> UserPool | None:
+    found = _counted(stack, "aws_cognito_user_pool")
+    if found is None:
+        return None
+    rname, pool = found
+    client = _counted(stack, "aws_cognito_user_pool_client")
+    if client is None:
+        raise TerraformError(f"aws_cognito_user_pool.{rname} has no aws_cognito_user_pool_client")
+    app = client[1]
+    try:
+        policy = {
+            k: stack.evaluate(v)
+            for block in _blocks(pool, "password_policy")
+            for k, v in block.items()
+        }
+        case_sensitive = all(
+            bool(stack.evaluate(b.get("case_sensitive", True)))
+            for b in _blocks(pool, "username_configuration")
+        )
+        return UserPool(
+            name=str(stack.evaluate(pool["name"])),
+            password_policy=policy,
+            case_sensitive=case_sensitive,
+            mfa=str(stack.evaluate(pool.get("mfa_configuration", '"OFF"'))),
+            client_name=str(stack.evaluate(app["name"])),
+            explicit_auth_flows=tuple(stack.evaluate(app.get("explicit_auth_flows", []))),
+            read_attributes=tuple(stack.evaluate(app.get("read_attributes", []))),
+            write_attributes=tuple(stack.evaluate(app.get("write_attributes", []))),
+        )
+    except (Unresolved, HclSyntaxError, HclEvalError, KeyError) as e:
+        raise TerraformError(f"aws_cognito_user_pool.{rname}: {e}") from e
+
+
 def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topology:
     started = time.perf_counter()
     directory = directory.resolve()
@@ -604,6 +689,7 @@ def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topolog
         tables=tables,
         stage=str(stack.variables.get("stage_name", "local")),
         variables=dict(stack.variables),
+        user_pool=_user_pool(stack),
         parse_seconds=time.perf_counter() - started,
     )
 

@@ -64,13 +64,21 @@ class RunningLocalCloud:
         """A boto3 DynamoDB resource on the local cloud's endpoint (for assertions)."""
         import boto3
 
-        return boto3.resource(
-            "dynamodb",
-            endpoint_url=self.aws_endpoint,
-            region_name=REGION,
-            aws_access_key_id=DUMMY_CREDENTIAL,
-            aws_secret_access_key=DUMMY_CREDENTIAL,
-        )
+        return boto3.resource("dynamodb", **self._aws_arguments())
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` on the local cloud's AWS endpoint (e.g. cognito-idp)."""
+        import boto3
+
+        return boto3.client(service, **self._aws_arguments())
+
+    def _aws_arguments(self) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.aws_endpoint,
+            "region_name": REGION,
+            "aws_access_key_id": DUMMY_CREDENTIAL,
+            "aws_secret_access_key": DUMMY_CREDENTIAL,
+        }
 
     def management_client(self) -> Any:
         """boto3's apigatewaymanagementapi client, pointed as the handlers point theirs."""

@@ -11,8 +11,9 @@ One deviation from a real deployment, passed the way a user passes extra Terrafo
 `-var site_bucket_require_tls=false`, because moto's endpoint is plain http and moto applies the
 bucket policy's deny-without-TLS statement to it.
 
-Takes about 3 minutes (apply about 60 s, re-apply about 35 s, destroy about 50 s against
-moto 5.2.5).
+Runs once per identity provider (`--identity builtin`, then `cognito`); each cycle took about 3
+minutes on a quiet machine (apply about 60 s, re-apply about 35 s, destroy about 50 s against
+moto 5.2.5), 490 s for the cognito one on a loaded machine.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Deployment:
     deploy_stdout: str
     cleaned: bool = False
 
+    @property
+    def identity(self) -> str:
+        return str(self.topology.variables["identity_provider"])
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
@@ -86,10 +91,16 @@ def script_env(endpoint: str, tmp: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["builtin", "cognito"])
 def deployment(
-    moto_endpoint: str, lambda_build: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    moto_endpoint: str,
+    lambda_build: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
+    """One deployment per identity provider (deploy.sh --identity), each cleaned up by its last
+    test: every test below runs against both."""
+    identity = request.param
     tmp = tmp_path_factory.mktemp("deploy")
     env = script_env(moto_endpoint, tmp)
     build_dir = Path(env["BUILD_DIR"])
@@ -98,7 +109,11 @@ def deployment(
     for name in ("layer.zip", "layer.requirements"):
         (build_dir / name).write_bytes((lambda_build / name).read_bytes())
     env_name = "it" + secrets.token_hex(4)
-    deploy = run(["./deploy.sh", "--env", env_name, *EXTRA_TF_ARGS], env=env, timeout=600)
+    deploy = run(
+        ["./deploy.sh", "--env", env_name, "--identity", identity, *EXTRA_TF_ARGS],
+        env=env,
+        timeout=600,
+    )
     outputs = json.loads((build_dir / f"{env_name}.outputs.json").read_text())
     state = json.loads(
         run(
@@ -111,7 +126,7 @@ def deployment(
         env=env,
         endpoint=moto_endpoint,
         build_dir=build_dir,
-        topology=load(TERRAFORM_DIR, {"environment": env_name}),
+        topology=load(TERRAFORM_DIR, {"environment": env_name, "identity_provider": identity}),
         outputs={k: v["value"] for k, v in outputs.items()},
         state=state,
         deploy_stdout=deploy.stdout,
@@ -244,6 +259,63 @@ def test_each_function_has_its_own_least_privilege_role(deployment: Deployment) 
     for key in deployment.topology.functions:
         policy = _role_policy(deployment, key)
         assert '"*"' not in policy and '"dynamodb:*"' not in policy, key
+
+
+def test_the_identity_provider_is_wired_as_its_mode_says(deployment: Deployment) -> None:
+    cognito = deployment.client("cognito-idp")
+    pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
+    outputs = deployment.outputs
+    assert outputs["identity_provider"] == deployment.identity
+    assert f"accounts:  {deployment.identity}" in deployment.deploy_stdout
+    rest_config = deployment.client("lambda").get_function_configuration(
+        FunctionName=outputs["function_names"]["rest"]
+    )
+    variables = rest_config["Environment"]["Variables"]
+    rest = _role_policy(deployment, "rest")
+    if deployment.identity == "builtin":
+        # Nothing Cognito exists or is granted.
+        assert pools == [] and outputs.get("cognito_user_pool_id") is None
+        assert (
+            variables["COGNITO_USER_POOL_ID"] == "" and variables["IDENTITY_PROVIDER"] == "builtin"
+        )
+        for key in deployment.topology.functions:
+            assert "cognito-idp" not in _role_policy(deployment, key), key
+        return
+    pool_id = outputs["cognito_user_pool_id"]
+    assert [p["Id"] for p in pools] == [pool_id]
+    assert f"(user pool {pool_id})" in deployment.deploy_stdout
+    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert pool["Name"] == f"chat-{deployment.env_name}-users"
+    assert pool["MfaConfiguration"] == "OFF"
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == 8
+    app = cognito.describe_user_pool_client(
+        UserPoolId=pool_id, ClientId=outputs["cognito_client_id"]
+    )["UserPoolClient"]
+    assert "ClientSecret" not in app
+    assert "ALLOW_USER_PASSWORD_AUTH" in app["ExplicitAuthFlows"]
+    assert variables["IDENTITY_PROVIDER"] == "cognito"
+    assert variables["COGNITO_USER_POOL_ID"] == pool_id
+    assert variables["COGNITO_CLIENT_ID"] == outputs["cognito_client_id"]
+    assert (
+        variables["COGNITO_ISSUER"]
+        == outputs["cognito_issuer"]
+        == (f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}")
+    )
+    # Only the REST function may call Cognito, and only AdminConfirmSignUp on its own pool.
+    assert "cognito-idp:AdminConfirmSignUp" in rest and pool["Arn"] in rest
+    actions = [
+        action
+        for document in json.loads(rest)
+        for statement in document["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    ]
+    assert [a for a in actions if a.startswith("cognito-idp:")] == [
+        "cognito-idp:AdminConfirmSignUp"
+    ]
+    for key in set(deployment.topology.functions) - {"rest"}:
+        assert "cognito-idp" not in _role_policy(deployment, key), key
 
 
 def test_every_websocket_route_reaches_its_handler(deployment: Deployment) -> None:
@@ -534,6 +606,7 @@ def test_cleanup_removes_every_trace(deployment: Deployment) -> None:
     with pytest.raises(ClientError, match="ParameterNotFound"):
         client("ssm").get_parameter(Name=deployment.outputs["jwt_secret_parameter_name"])
     assert client("ssm").describe_parameters()["Parameters"] == []
+    assert client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] == []
     # On disk: no workspace (state) and no build output.
     assert not (TERRAFORM_DIR / "terraform.tfstate.d" / env_name).exists()
     workspaces = run(

@@ -31,6 +31,7 @@ CONCERNS = [
     "frontend",
     "iam",
     "monitoring",
+    "cognito",
 ]
 
 

@@ -3,6 +3,8 @@ WebSocket clients.
 
 Fixtures:
 - `cloud`: the stack exactly as `terraform/` describes it (bcrypt at cost 4).
+- `cognito_cloud`: the same with identity_provider = "cognito" (moto's Cognito holds the
+  accounts); `identity_cloud` is `cloud` and `cognito_cloud` in turn.
 - `short_cloud`: the same with short limits (1-second tickets, an idle timeout and a maximum
   lifetime of seconds) for the expiry and timeout tests.
 - `fake_cloud`: a copy of `terraform/` with functions and routes added to the copy's
@@ -44,6 +46,22 @@ def run(coroutine: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
 def cloud() -> Iterator[RunningLocalCloud]:
     with running_local_cloud(terraform_dir=TERRAFORM_DIR) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def cognito_cloud() -> Iterator[RunningLocalCloud]:
+    """The stack with identity_provider = "cognito": accounts in moto's Cognito user pool."""
+    with running_local_cloud(
+        terraform_dir=TERRAFORM_DIR, variables={"identity_provider": "cognito"}
+    ) as running:
+        yield running
+
+
+@pytest.fixture(params=["builtin", "cognito"])
+def identity_cloud(request: pytest.FixtureRequest) -> RunningLocalCloud:
+    """`cloud` and `cognito_cloud` in turn: the same test against both identity providers."""
+    name = "cloud" if request.param == "builtin" else "cognito_cloud"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

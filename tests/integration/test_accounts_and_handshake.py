@@ -24,10 +24,10 @@ def user_connections(cloud: RunningLocalCloud, username: str) -> list[dict[str, 
     return list(items["Items"])
 
 
-def test_signup_login_me_and_ticket(cloud: RunningLocalCloud) -> None:
+def test_signup_login_me_and_ticket(identity_cloud: RunningLocalCloud) -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            api = Api(session, cloud.rest_url)
+            api = Api(session, identity_cloud.rest_url)
             name = unique("Ann")
             credentials = {"username": name, "password": PASSWORD}
             assert await api.call("POST", "/auth/signup", credentials) == (201, {"username": name})
@@ -59,23 +59,25 @@ def test_signup_login_me_and_ticket(cloud: RunningLocalCloud) -> None:
 
 
 def test_a_ticket_opens_one_connection_and_bad_tickets_leave_none(
-    cloud: RunningLocalCloud,
+    identity_cloud: RunningLocalCloud,
 ) -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            api = Api(session, cloud.rest_url)
+            api = Api(session, identity_cloud.rest_url)
             name, token = await api.account()
             ticket = await api.ticket(token)
-            ws = await websockets.connect(f"{cloud.ws_url}?ticket={ticket}")
+            ws = await websockets.connect(f"{identity_cloud.ws_url}?ticket={ticket}")
             socket = Socket(ws, name)
-            assert len(user_connections(cloud, name)) == 1
+            assert len(user_connections(identity_cloud, name)) == 1
             # Used, forged, missing: the handshake fails and nothing is stored.
-            assert await handshake_status(cloud.ws_url, f"?ticket={ticket}") == 403
-            assert await handshake_status(cloud.ws_url, "?ticket=forged-" + ticket[7:]) == 403
+            assert await handshake_status(identity_cloud.ws_url, f"?ticket={ticket}") == 403
+            assert (
+                await handshake_status(identity_cloud.ws_url, "?ticket=forged-" + ticket[7:]) == 403
+            )
             # Missing or empty identity source (terraform/websocket_api.tf): 401, no invocation.
-            assert await handshake_status(cloud.ws_url, "") == 401
-            assert await handshake_status(cloud.ws_url, "?ticket=") == 401
-            assert len(user_connections(cloud, name)) == 1
+            assert await handshake_status(identity_cloud.ws_url, "") == 401
+            assert await handshake_status(identity_cloud.ws_url, "?ticket=") == 401
+            assert len(user_connections(identity_cloud, name)) == 1
             assert await socket.request({"action": "ping"}) == {
                 "type": "pong",
                 "requestId": f"{name}-1",
@@ -83,10 +85,10 @@ def test_a_ticket_opens_one_connection_and_bad_tickets_leave_none(
             await socket.close()
             # $disconnect runs after the close handshake; give it a moment under load.
             for _ in range(100):
-                if not user_connections(cloud, name):
+                if not user_connections(identity_cloud, name):
                     break
                 await asyncio.sleep(0.05)
-            assert user_connections(cloud, name) == []
+            assert user_connections(identity_cloud, name) == []
 
     run(scenario())
 

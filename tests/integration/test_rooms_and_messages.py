@@ -49,13 +49,13 @@ async def history(api: Api, token: str, room_id: str, **query: str) -> dict[str,
     return dict(body)
 
 
-def test_create_join_with_live_approval_and_rejection(cloud: RunningLocalCloud) -> None:
+def test_create_join_with_live_approval_and_rejection(identity_cloud: RunningLocalCloud) -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            api = Api(session, cloud.rest_url)
-            alice, alice_token = await connect(api, cloud, "alice")
-            bob, bob_token = await connect(api, cloud, "bob")
-            carol, carol_token = await connect(api, cloud, "carol")
+            api = Api(session, identity_cloud.rest_url)
+            alice, alice_token = await connect(api, identity_cloud, "alice")
+            bob, bob_token = await connect(api, identity_cloud, "bob")
+            carol, carol_token = await connect(api, identity_cloud, "carol")
             room_id = await create_room(alice, "approvals")
 
             await admit(alice, bob, room_id)

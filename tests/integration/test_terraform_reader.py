@@ -153,3 +153,19 @@ def test_a_bad_for_in_a_local_names_the_file_and_line(
     located = re.escape(f"{websocket_tf}:7: local.websocket_replies: ") + f".*{message}"
     with pytest.raises(TerraformError, match=located if "parse" not in message else message):
         load(terraform)
+
+
+def test_the_user_pool_exists_only_with_identity_provider_cognito() -> None:
+    assert load(TERRAFORM_DIR).user_pool is None
+    topology = load(TERRAFORM_DIR, {"identity_provider": "cognito", "environment": "dev"})
+    pool = topology.user_pool
+    assert pool is not None
+    assert pool.name == "chat-dev-users" and pool.client_name == "chat-dev-api"
+    assert "ALLOW_USER_PASSWORD_AUTH" in pool.explicit_auth_flows
+    assert pool.case_sensitive is False and pool.mfa == "OFF"
+    assert pool.create_pool_kwargs()["Policies"]["PasswordPolicy"]["MinimumLength"] == 8
+    assert topology.environment["IDENTITY_PROVIDER"] == "cognito"
+    # The pool's ids are only known once it exists; the local cloud makes it and fills them in.
+    assert {"COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_ISSUER"} <= set(
+        topology.unresolved_environment
+    )

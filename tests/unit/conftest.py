@@ -5,15 +5,18 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 from moto import mock_aws
 from moto.core.models import MockAWS
 from moto.dynamodb.models import Table, dynamodb_backends
 
 from localcloud.motoserver import ACCOUNT_ID, REGION
+from tests.cognito_keys import moto_jwks
 from tests.unit.harness import Harness
 from tests.unit.schema import table_definitions
 
@@ -40,7 +43,17 @@ ENV = {
 }
 
 
-UNSET = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_SECRET_PARAMETER")
+UNSET = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_PROFILE",
+    "JWT_SECRET_PARAMETER",
+    "IDENTITY_PROVIDER",
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_CLIENT_ID",
+    "COGNITO_ISSUER",
+    "COGNITO_JWKS_URL",
+)
 
 
 def apply_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,4 +139,90 @@ def aws(moto_session: SessionTables, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def chat(aws: None) -> Harness:
+    return Harness()
+
+
+@dataclass(frozen=True)
+class CognitoPool:
+    client: Any
+    pool_id: str
+    client_id: str
+    issuer: str
+
+    def users(self) -> list[str]:
+        return sorted(
+            u["Username"] for u in self.client.list_users(UserPoolId=self.pool_id)["Users"]
+        )
+
+
+def make_pool(name: str = "test-users", **policy: Any) -> CognitoPool:
+    """A user pool and app client as terraform/cognito.tf declares them, in moto."""
+    client = boto3.client("cognito-idp")
+    password_policy = {
+        "MinimumLength": 8,
+        "RequireLowercase": False,
+        "RequireUppercase": False,
+        "RequireNumbers": False,
+        "RequireSymbols": False,
+        **policy,
+    }
+    pool = client.create_user_pool(
+        PoolName=name,
+        UsernameConfiguration={"CaseSensitive": False},
+        Policies={"PasswordPolicy": password_policy},
+    )["UserPool"]
+    app = client.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName=f"{name}-api",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=["preferred_username"],
+        WriteAttributes=["preferred_username"],
+    )["UserPoolClient"]
+    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"
+    return CognitoPool(client, pool["Id"], app["ClientId"], issuer)
+
+
+class MotoJwks(jwt.PyJWKClient):
+    """PyJWKClient with only its HTTP fetch replaced: moto in-process answers boto3, not
+    urllib, so the key set moto signs with is read from moto's package. Key selection by `kid`,
+    caching and refetching stay PyJWKClient's own (the integration tier fetches over HTTP)."""
+
+    fetches = 0
+
+    def fetch_data(self) -> Any:
+        MotoJwks.fetches += 1
+        data = moto_jwks()
+        if self.jwk_set_cache is not None:
+            self.jwk_set_cache.put(data)
+        return data
+
+
+def use_cognito(monkeypatch: pytest.MonkeyPatch, pool: CognitoPool) -> None:
+    """IDENTITY_PROVIDER=cognito against `pool` for the handlers imported next."""
+    monkeypatch.setenv("IDENTITY_PROVIDER", "cognito")
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", pool.pool_id)
+    monkeypatch.setenv("COGNITO_CLIENT_ID", pool.client_id)
+    monkeypatch.setenv("COGNITO_ISSUER", pool.issuer)
+    monkeypatch.setattr(jwt, "PyJWKClient", MotoJwks)
+
+
+@pytest.fixture
+def cognito_pool(aws: None, monkeypatch: pytest.MonkeyPatch) -> CognitoPool:
+    pool = make_pool()
+    use_cognito(monkeypatch, pool)
+    return pool
+
+
+@pytest.fixture(params=["builtin", "cognito"])
+def identity(request: pytest.FixtureRequest, aws: None) -> CognitoPool | None:
+    """Both identity providers: None for builtin, the pool for cognito."""
+    if request.param == "cognito":
+        return request.getfixturevalue("cognito_pool")  # type: ignore[no-any-return]
+    return None
+
+
+@pytest.fixture
+def accounts_chat(identity: CognitoPool | None) -> Harness:
+    """A Harness whose REST function holds its accounts in `identity`'s provider."""
     return Harness()

@@ -12,31 +12,45 @@ import pytest
 from chat import keys
 from chat.passwords import PasswordHasher
 from chat.tokens import SigningKey, TokenService
+from tests.unit.conftest import CognitoPool
 from tests.unit.harness import Harness
 
 PASSWORD = "correct horse battery"
 
 
-def test_signup_then_login_returns_a_token_for_the_canonical_username(chat: Harness) -> None:
-    status, body = chat.rest("POST", "/auth/signup", {"username": "Alice", "password": PASSWORD})
+def state(chat: Harness, identity: CognitoPool | None) -> dict[str, object]:
+    """Everything an account operation could change: the tables, and the pool's users."""
+    return {"tables": chat.snapshot(), "pool": identity.users() if identity else None}
+
+
+def test_signup_then_login_returns_a_token_for_the_canonical_username(
+    accounts_chat: Harness, identity: CognitoPool | None
+) -> None:
+    status, body = accounts_chat.rest(
+        "POST", "/auth/signup", {"username": "Alice", "password": PASSWORD}
+    )
     assert (status, body) == (201, {"username": "Alice"})
-    status, body = chat.rest("POST", "/auth/login", {"username": "alice", "password": PASSWORD})
+    status, body = accounts_chat.rest(
+        "POST", "/auth/login", {"username": "alice", "password": PASSWORD}
+    )
     assert status == 200
     assert body["username"] == "Alice"
     assert body["expiresAt"].endswith("Z")
-    status, me = chat.rest("GET", "/me", token=body["token"])
+    status, me = accounts_chat.rest("GET", "/me", token=body["token"])
     assert (status, me) == (200, {"username": "Alice"})
 
 
-def test_usernames_are_unique_regardless_of_case(chat: Harness) -> None:
-    chat.rest("POST", "/auth/signup", {"username": "alice", "password": PASSWORD})
-    before = chat.snapshot()
-    status, body = chat.rest(
+def test_usernames_are_unique_regardless_of_case(
+    accounts_chat: Harness, identity: CognitoPool | None
+) -> None:
+    accounts_chat.rest("POST", "/auth/signup", {"username": "alice", "password": PASSWORD})
+    before = state(accounts_chat, identity)
+    status, body = accounts_chat.rest(
         "POST", "/auth/signup", {"username": "ALICE", "password": "another pw 123"}
     )
     assert status == 409
     assert body["error"]["code"] == "username_taken"
-    assert chat.snapshot() == before
+    assert state(accounts_chat, identity) == before
 
 
 @pytest.mark.parametrize(
@@ -56,31 +70,41 @@ def test_usernames_are_unique_regardless_of_case(chat: Harness) -> None:
         "just a string",
     ],
 )
-def test_signup_with_bad_input_is_rejected_and_changes_nothing(chat: Harness, body: object) -> None:
-    before = chat.snapshot()
-    status, reply = chat.rest("POST", "/auth/signup", body)
+def test_signup_with_bad_input_is_rejected_and_changes_nothing(
+    accounts_chat: Harness, identity: CognitoPool | None, body: object
+) -> None:
+    before = state(accounts_chat, identity)
+    status, reply = accounts_chat.rest("POST", "/auth/signup", body)
     assert status == 400
     assert reply["error"]["code"] == "invalid_input"
     assert reply["error"]["message"]
-    assert chat.snapshot() == before
+    assert state(accounts_chat, identity) == before
 
 
 @pytest.mark.parametrize(
     "raw",
     ["{not json", "", "null", '{"username": "alice", "password": "' + "x" * 70_000 + '"}'],
 )
-def test_signup_with_malformed_or_oversized_body_is_rejected(chat: Harness, raw: str) -> None:
-    before = chat.snapshot()
-    status, reply = chat.rest("POST", "/auth/signup", raw_body=raw)
+def test_signup_with_malformed_or_oversized_body_is_rejected(
+    accounts_chat: Harness, identity: CognitoPool | None, raw: str
+) -> None:
+    before = state(accounts_chat, identity)
+    status, reply = accounts_chat.rest("POST", "/auth/signup", raw_body=raw)
     assert status == 400
     assert reply["error"]["code"] == "invalid_input"
-    assert chat.snapshot() == before
+    assert state(accounts_chat, identity) == before
 
 
-def test_login_answers_unknown_user_and_wrong_password_identically(chat: Harness) -> None:
-    chat.rest("POST", "/auth/signup", {"username": "alice", "password": PASSWORD})
-    wrong = chat.rest("POST", "/auth/login", {"username": "alice", "password": "wrong password"})
-    unknown = chat.rest("POST", "/auth/login", {"username": "mallory", "password": PASSWORD})
+def test_login_answers_unknown_user_and_wrong_password_identically(
+    accounts_chat: Harness, identity: CognitoPool | None
+) -> None:
+    accounts_chat.rest("POST", "/auth/signup", {"username": "alice", "password": PASSWORD})
+    wrong = accounts_chat.rest(
+        "POST", "/auth/login", {"username": "alice", "password": "wrong password"}
+    )
+    unknown = accounts_chat.rest(
+        "POST", "/auth/login", {"username": "mallory", "password": PASSWORD}
+    )
     assert wrong == unknown
     assert wrong[0] == 401
     assert wrong[1]["error"]["code"] == "invalid_credentials"
@@ -105,14 +129,22 @@ def test_login_for_an_unknown_user_spends_the_same_bcrypt_work(
     assert calls[0][:7] == calls[1][:7]
 
 
-def test_long_multibyte_passwords_work_and_are_not_truncated(chat: Harness) -> None:
-    long_password = "密" * 128  # 384 bytes of UTF-8, far past bcrypt's 72
-    chat.rest("POST", "/auth/signup", {"username": "alice", "password": long_password})
-    ok = chat.rest("POST", "/auth/login", {"username": "alice", "password": long_password})
+def test_long_multibyte_passwords_work_and_are_not_truncated(
+    accounts_chat: Harness, identity: CognitoPool | None
+) -> None:
+    # 384 bytes of UTF-8, far past bcrypt's 72. moto's Cognito refuses passwords of 99 characters
+    # or more (real Cognito takes up to 256), so the cognito run uses 90 (270 bytes).
+    length = 90 if identity else 128
+    long_password = "密" * length
+    accounts_chat.rest("POST", "/auth/signup", {"username": "alice", "password": long_password})
+    ok = accounts_chat.rest("POST", "/auth/login", {"username": "alice", "password": long_password})
     assert ok[0] == 200
     # Same first 72 bytes, different end: a truncating scheme would accept this.
-    near_miss = "密" * 127 + "x"
-    assert chat.rest("POST", "/auth/login", {"username": "alice", "password": near_miss})[0] == 401
+    near_miss = "密" * (length - 1) + "x"
+    assert (
+        accounts_chat.rest("POST", "/auth/login", {"username": "alice", "password": near_miss})[0]
+        == 401
+    )
 
 
 def test_password_hashes_use_bcrypt_cost_12_by_default() -> None:
@@ -162,10 +194,12 @@ def test_bad_tokens_are_rejected(chat: Harness, token: str) -> None:
     assert body["error"]["code"] == "unauthorized"
 
 
-def test_missing_or_malformed_authorization_is_rejected(chat: Harness) -> None:
-    assert chat.rest("GET", "/me")[0] == 401
-    assert chat.rest("POST", "/auth/ticket")[0] == 401
-    event_status, _ = chat.rest("GET", "/rooms", token="")
+def test_missing_or_malformed_authorization_is_rejected(
+    accounts_chat: Harness, identity: CognitoPool | None
+) -> None:
+    assert accounts_chat.rest("GET", "/me")[0] == 401
+    assert accounts_chat.rest("POST", "/auth/ticket")[0] == 401
+    event_status, _ = accounts_chat.rest("GET", "/rooms", token="")
     assert event_status == 401
 
 
@@ -201,33 +235,35 @@ def test_short_signing_keys_are_refused() -> None:
         SigningKey.fixed("too-short").get()
 
 
-def test_a_ticket_connects_once(chat: Harness) -> None:
-    token = chat.signup_and_login("alice")
-    ticket = chat.ticket(token)
-    first = chat.authorize(ticket)
+def test_a_ticket_connects_once(accounts_chat: Harness, identity: CognitoPool | None) -> None:
+    token = accounts_chat.signup_and_login("alice")
+    ticket = accounts_chat.ticket(token)
+    first = accounts_chat.authorize(ticket)
     assert first["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert first["context"] == {"username": "alice"}
     assert first["principalId"] == "alice"
-    second = chat.authorize(ticket)
+    second = accounts_chat.authorize(ticket)
     assert second["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     assert "context" not in second
 
 
 @pytest.mark.parametrize("ticket", [None, "", "forged-ticket-value", "x" * 5000])
-def test_missing_or_forged_tickets_are_denied(chat: Harness, ticket: str | None) -> None:
-    chat.signup_and_login("alice")
-    before = chat.snapshot()
-    policy = chat.authorize(ticket)
+def test_missing_or_forged_tickets_are_denied(
+    accounts_chat: Harness, identity: CognitoPool | None, ticket: str | None
+) -> None:
+    accounts_chat.signup_and_login("alice")
+    before = state(accounts_chat, identity)
+    policy = accounts_chat.authorize(ticket)
     assert policy["policyDocument"]["Statement"][0]["Effect"] == "Deny"
-    assert chat.snapshot() == before
+    assert state(accounts_chat, identity) == before
 
 
-def test_an_expired_ticket_is_denied(chat: Harness) -> None:
-    token = chat.signup_and_login("alice")
-    ticket = chat.ticket(token)
-    tickets = chat.modules["authorizer"].tickets
+def test_an_expired_ticket_is_denied(accounts_chat: Harness, identity: CognitoPool | None) -> None:
+    token = accounts_chat.signup_and_login("alice")
+    ticket = accounts_chat.ticket(token)
+    tickets = accounts_chat.modules["authorizer"].tickets
     tickets.clock = lambda: time.time() + 31
-    assert chat.authorize(ticket)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert accounts_chat.authorize(ticket)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
 
 
 def test_tickets_are_stored_hashed_with_a_ttl(chat: Harness) -> None:

@@ -17,20 +17,14 @@ from chat.accounts import AccountService, TicketService
 from chat.config import Settings
 from chat.errors import ChatError, InvalidInputError, NotFoundError
 from chat.messages import MessageService
-from chat.passwords import PasswordHasher
 from chat.rooms import RoomService
-from chat.runtime import Stores, configure_logging, notifier, signing_key
-from chat.tokens import TokenService
+from chat.runtime import Stores, configure_logging, identity_provider, notifier
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings)
-accounts = AccountService(
-    stores.users,
-    PasswordHasher(settings.bcrypt_rounds),
-    TokenService(signing_key(settings), settings.jwt_issuer, settings.jwt_ttl_seconds, time.time),
-    time.time,
-)
+# builtin or Cognito accounts (IDENTITY_PROVIDER): the routes below do not tell them apart.
+accounts = AccountService(identity_provider(settings, stores, time.time))
 tickets = TicketService(stores.users, time.time, settings.ticket_ttl_seconds)
 # Reads, and POST /rooms/direct, which tells the other user (roomAdded) through the
 # Management API.
