@@ -226,3 +226,13 @@ def identity(request: pytest.FixtureRequest, aws: None) -> CognitoPool | None:
 def accounts_chat(identity: CognitoPool | None) -> Harness:
     """A Harness whose REST function holds its accounts in `identity`'s provider."""
     return Harness()
+
+
+@pytest.fixture
+def people(chat: Harness) -> dict[str, tuple[str, str]]:
+    """alice, bob and carol, signed up and connected: (token, connection id) each."""
+    result = {}
+    for name in ("alice", "bob", "carol"):
+        token = chat.signup_and_login(name)
+        result[name] = (token, chat.connect(token))
+    return result

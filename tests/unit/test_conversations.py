@@ -13,16 +13,6 @@ from tests.unit.harness import Harness, LambdaContext
 from tests.unit.test_rooms import create_room, error_of
 
 
-@pytest.fixture
-def people(chat: Harness) -> dict[str, tuple[str, str]]:
-    """alice, bob and carol: (token, connection id) each."""
-    result = {}
-    for name in ("alice", "bob", "carol"):
-        token = chat.signup_and_login(name)
-        result[name] = (token, chat.connect(token))
-    return result
-
-
 def group_with(chat: Harness, people: dict[str, tuple[str, str]], *members: str) -> str:
     """A room of alice's with these members approved; every frame so far read."""
     room = create_room(chat, people["alice"][1])

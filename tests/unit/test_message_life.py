@@ -12,15 +12,6 @@ from tests.unit.harness import Harness
 from tests.unit.test_conversations import group_with, say
 
 
-@pytest.fixture
-def people(chat: Harness) -> dict[str, tuple[str, str]]:
-    result = {}
-    for name in ("alice", "bob", "carol"):
-        token = chat.signup_and_login(name)
-        result[name] = (token, chat.connect(token))
-    return result
-
-
 def one_way(chat: Harness, connection: str, user: str, frame: dict[str, Any]) -> str | None:
     """A one-way action: None on success, else the error code posted back."""
     assert chat.send(connection, user, frame) is None
