@@ -242,19 +242,7 @@ def request_id(payload: dict[str, Any]) -> str | None:
 
 def history_query(params: dict[str, Any]) -> tuple[int, str | None, str | None]:
     """limit, before and after from a query string or a WebSocket frame."""
-    raw_limit = params.get("limit")
-    if raw_limit is None or raw_limit == "":
-        limit = HISTORY_LIMIT_DEFAULT
-    elif isinstance(raw_limit, bool):
-        raise InvalidInputError("'limit' must be a whole number from 1 to 100.")
-    elif isinstance(raw_limit, int):
-        limit = raw_limit
-    elif isinstance(raw_limit, str) and ASCII_DIGITS_RE.fullmatch(raw_limit):
-        limit = int(raw_limit)
-    else:
-        raise InvalidInputError("'limit' must be a whole number from 1 to 100.")
-    if not 1 <= limit <= HISTORY_LIMIT_MAX:
-        raise InvalidInputError("'limit' must be a whole number from 1 to 100.")
+    limit = _limit(params, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)
     before = _cursor(params, "before")
     after = _cursor(params, "after")
     if before and after:
