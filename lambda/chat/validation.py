@@ -147,11 +147,6 @@ def message_id(payload: dict[str, Any], field: str = "messageId") -> str:
     return value
 
 
-def new_text(payload: dict[str, Any]) -> str:
-    """An edit's text: the same rules as a new message's."""
-    return message_text(payload)
-
-
 _EMOJI_PARTS = frozenset({"So", "Sk", "Mn", "Me"})
 _KEYCAP_BASES = frozenset("0123456789#*")
 

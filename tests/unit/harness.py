@@ -18,6 +18,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from localcloud.motoserver import REGION
 from tests.events import load_event
+from tests.unit.schema import route_functions
 
 HANDLERS = (
     "rest",
@@ -40,9 +41,12 @@ class LambdaContext:
 
 
 def route_function(action: Any) -> str:
-    """Which function API Gateway invokes for a frame (terraform/locals.tf websocket_routes)."""
-    writes = ("sendMessage", "editMessage", "deleteMessage", "react", "typing")
-    return "send_message" if action in writes else "rooms"
+    """Which function API Gateway invokes for a frame (terraform/locals.tf websocket_routes;
+    an action with no route of its own goes to $default)."""
+    routes = route_functions()
+    if isinstance(action, str) and not action.startswith("$") and action in routes:
+        return routes[action]
+    return routes["$default"]
 
 
 _CLIENTS: dict[tuple[Any, ...], Any] = {}

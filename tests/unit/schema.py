@@ -28,3 +28,9 @@ def _table_definitions(name_prefix: str) -> dict[str, dict[str, Any]]:
         key: {**table.create_table_kwargs(), "TableName": f"{name_prefix}-{key}"}
         for key, table in tables.items()
     }
+
+
+@lru_cache
+def route_functions() -> dict[str, str]:
+    """WebSocket route key => the function serving it, as terraform/locals.tf declares."""
+    return {key: route.function for key, route in load(TERRAFORM_DIR).routes.items()}

@@ -42,7 +42,7 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
 
 def edit_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id, message_id = validation.room_id(payload), validation.message_id(payload)
-    service.edit(room_id, message_id, caller.username, validation.new_text(payload))
+    service.edit(room_id, message_id, caller.username, validation.message_text(payload))
     return None
 
 
