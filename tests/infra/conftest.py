@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -94,10 +95,10 @@ def lambda_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_dir
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server on loopback, in its own process. The IP, not `localhost`: with a hostname
-    the aws provider switches S3 to virtual-host addressing."""
+@contextmanager
+def logged_moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server on loopback, in its own process, logging to a temporary file. The IP, not
+    `localhost`: with a hostname the aws provider switches S3 to virtual-host addressing."""
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     with log_path.open("wb") as log:
         try:
