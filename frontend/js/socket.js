@@ -113,6 +113,10 @@ export class ChatSocket extends EventTarget {
     this.timers.push(setTimeout(() => this.connect(), wait));
   }
 
+  isOpen() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+  }
+
   // Sends a frame; returns its requestId, or null when not connected.
   send(frame) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return null;

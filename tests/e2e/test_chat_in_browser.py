@@ -204,6 +204,38 @@ def test_catch_up_finds_a_lower_id_that_was_in_flight_when_the_socket_dropped(
     assert "first" in texts[0] and "the one in flight" in texts[1] and "second" in texts[2], texts
 
 
+def test_messages_typed_in_quick_succession_are_sent_one_at_a_time_and_keep_their_order(
+    new_page: Callable[..., Page],
+) -> None:
+    """Two sends in flight at once are two concurrent invocations that may store them either
+    way round; the client sends a room's next message only once the previous one is stored."""
+    page = new_page()
+    sign_up(page, unique("quick"))
+    create_room(page, "Rapid fire")
+    # Each sendMessage frame notes how many stored messages the list showed when it left.
+    page.evaluate(
+        """() => {
+            window.storedWhenSent = [];
+            const real = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (data) {
+                if (data.includes('"sendMessage"')) {
+                    const stored = document.querySelectorAll("#messages li:not(.pending)").length;
+                    window.storedWhenSent.push(stored);
+                }
+                return real.call(this, data);
+            };
+        }"""
+    )
+    for i in range(5):
+        send(page, f"quick {i}")
+    expect(messages(page).filter(has_text="Sending…")).to_have_count(0, timeout=20_000)
+    texts = messages(page).all_inner_texts()
+    assert [m.group(0) for t in texts if (m := re.search(r"quick \d", t))] == [
+        f"quick {i}" for i in range(5)
+    ]
+    assert page.evaluate("window.storedWhenSent") == [0, 1, 2, 3, 4]
+
+
 def test_a_sent_message_shows_at_once_and_a_rejected_one_says_why(
     new_page: Callable[..., Page],
 ) -> None:
