@@ -24,8 +24,11 @@ dev: $(STAMP)
 	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT) --var identity_provider=$(IDENTITY)
 
 ## make test: every test tier. Installs what the tiers need (Chromium, shellcheck, checkov).
+## One worker per core (pytest-xdist), each test file whole on one worker: the files share a
+## local cloud, a browser or a deployment per file, and most of their time is spent waiting.
+TEST_WORKERS ?= auto
 test: $(STAMP) setup-e2e setup-infra
-	$(PYTEST) tests
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile tests
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
