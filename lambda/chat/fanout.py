@@ -6,6 +6,11 @@ receiving its room's messages in order. 410 Gone removes the connection. Other f
 retried a few times; records still undelivered are reported so that Lambda retries from the
 first of them (ReportBatchItemFailures). A per-container log of what was delivered keeps a
 retried batch from re-posting to connections that already got a message.
+
+A connection that asked for batches (`?batch=1`) gets a room's records of one batch in as few
+posts as fit API Gateway's 32 KB frame (a `messageBatch` of the single frames, in the same
+order); a post that fails fails its records and every later one of that room for it. Each
+record is encoded once per batch, not once per connection.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
 from chat.store import ConnectionsStore, RoomsStore, message_from_stream_image
 
 log = logging.getLogger(__name__)
+
+# API Gateway's WebSocket frame limit, and the unit it charges messages in.
+FRAME_LIMIT_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ class FanOut:
             for room_id in set(by_room) - live:
                 # Deleted (or never existed): nothing of it is delivered, ever.
                 report.skipped_deleted_room += len(by_room.pop(room_id))
-        jobs: list[tuple[Connection, list[StreamRecord]]] = []
+        jobs: list[tuple[Connection, RoomFrames]] = []
         for room_id, room_records in by_room.items():
             room_records.sort(key=lambda r: r.order)
             try:
@@ -131,11 +139,12 @@ class FanOut:
                 log.exception("could not read the room's connections", extra={"roomId": room_id})
                 failed.update(r.sequence_number for r in room_records)
                 continue
-            jobs.extend((c, room_records) for c in connections)
+            frames = RoomFrames(room_id, room_records)
+            jobs.extend((c, frames) for c in connections)
 
         lock = threading.Lock()
 
-        def run(job: tuple[Connection, list[StreamRecord]]) -> None:
+        def run(job: tuple[Connection, RoomFrames]) -> None:
             outcome = self._deliver_to(*job)
             with lock:
                 report.posts += outcome.posts
@@ -148,16 +157,19 @@ class FanOut:
         report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
         return report
 
-    def _deliver_to(self, connection: Connection, records: list[StreamRecord]) -> BatchReport:
+    def _deliver_to(self, connection: Connection, frames: RoomFrames) -> BatchReport:
         outcome = BatchReport()
+        records = frames.records
+        pending: list[int] = []
         for index, record in enumerate(records):
-            key = (record.delivery_key, connection.connection_id)
-            if key in self.delivered:
+            if (record.delivery_key, connection.connection_id) in self.delivered:
                 outcome.skipped_already_delivered += 1
-                continue
-            frame = encode_frame(record.frame())
+            else:
+                pending.append(index)
+        chunks = frames.chunks(pending) if connection.batches else [[i] for i in pending]
+        for number, chunk in enumerate(chunks):
             try:
-                self._post_with_retries(connection.connection_id, frame)
+                self._post_with_retries(connection.connection_id, frames.encode(chunk))
             except GoneConnectionError:
                 outcome.gone += 1
                 self._forget(connection.connection_id)
@@ -165,16 +177,16 @@ class FanOut:
             except DeliveryError:
                 log.warning(
                     "delivery failed after retries",
-                    extra={
-                        "connectionId": connection.connection_id,
-                        "roomId": record.message.room_id,
-                    },
+                    extra={"connectionId": connection.connection_id, "roomId": frames.room_id},
                 )
-                # This message and the ones after it (order matters) go back to Lambda.
-                outcome.failed_sequence_numbers.extend(r.sequence_number for r in records[index:])
+                # These records and the later ones (order matters) go back to Lambda.
+                outcome.failed_sequence_numbers.extend(
+                    records[i].sequence_number for later in chunks[number:] for i in later
+                )
                 return outcome
             outcome.posts += 1
-            self.delivered.add(key)
+            for i in chunk:
+                self.delivered.add((records[i].delivery_key, connection.connection_id))
         return outcome
 
     def _post_with_retries(self, connection_id: str, frame: bytes) -> None:
@@ -195,6 +207,56 @@ class FanOut:
             log.exception(
                 "could not remove a gone connection", extra={"connectionId": connection_id}
             )
+
+
+class RoomFrames:
+    """One room's records of a batch, each encoded once, and the frames that carry them: a
+    record alone as its own frame, or several as one `messageBatch` of at most
+    FRAME_LIMIT_BYTES. Frames are cached by the records they carry: the connections of a room
+    mostly get the same ones. Thread-safe (the cache only ever gains equal values)."""
+
+    def __init__(
+        self, room_id: str, records: list[StreamRecord], limit: int = FRAME_LIMIT_BYTES
+    ) -> None:
+        self.room_id = room_id
+        self.records = records
+        self.limit = limit
+        self.items = [encode_frame(r.frame()) for r in records]
+        # The bytes of an empty batch: each item adds its length and a comma (but the first).
+        self._overhead = len(encode_frame(protocol.message_batch(room_id, [])))
+        self._chunks: dict[tuple[int, ...], list[list[int]]] = {}
+        self._frames: dict[tuple[int, ...], bytes] = {}
+
+    def chunks(self, indexes: list[int]) -> list[list[int]]:
+        """The records at these indexes, in order, split into frames that fit the limit."""
+        key = tuple(indexes)
+        cached = self._chunks.get(key)
+        if cached is not None:
+            return cached
+        chunks: list[list[int]] = []
+        size = 0
+        for index in indexes:
+            grown = size + len(self.items[index]) + 1
+            if chunks and grown <= self.limit:
+                chunks[-1].append(index)
+                size = grown
+            else:
+                chunks.append([index])
+                size = self._overhead + len(self.items[index])
+        self._chunks[key] = chunks
+        return chunks
+
+    def encode(self, chunk: list[int]) -> bytes:
+        if len(chunk) == 1:
+            return self.items[chunk[0]]
+        key = tuple(chunk)
+        frame = self._frames.get(key)
+        if frame is None:
+            body = b",".join(self.items[i] for i in chunk)
+            head = encode_frame(protocol.message_batch(self.room_id, []))[: -len(b"]}")]
+            frame = head + body + b"]}"
+            self._frames[key] = frame
+        return frame
 
 
 def parse_stream_records(

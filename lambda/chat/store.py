@@ -571,16 +571,21 @@ def connection_from_item(item: dict[str, Any]) -> OpenConnection:
 
 def index_item(key: dict[str, str], connection: Connection, ttl: int) -> dict[str, Any]:
     """A ROOM#<roomId>/CONN#<id> or USER#<lower>/CONN#<id> item: who is connected, in a Query."""
-    return {
+    item: dict[str, Any] = {
         **key,
         "connectionId": connection.connection_id,
         "username": connection.username,
         "ttl": ttl,
     }
+    if connection.batches:
+        item["batches"] = True
+    return item
 
 
 def connection_from_index_item(item: dict[str, Any]) -> Connection:
-    return Connection(str(item["connectionId"]), str(item["username"]))
+    return Connection(
+        str(item["connectionId"]), str(item["username"]), bool(item.get("batches", False))
+    )
 
 
 class ConnectionsStore:
@@ -591,9 +596,15 @@ class ConnectionsStore:
         self.table = table
 
     def add(
-        self, connection_id: str, username: str, connected_at: str, ttl: int, room_ids: list[str]
+        self,
+        connection_id: str,
+        username: str,
+        connected_at: str,
+        ttl: int,
+        room_ids: list[str],
+        batches: bool = False,
     ) -> None:
-        connection = Connection(connection_id, username)
+        connection = Connection(connection_id, username, batches)
         puts = [
             index_item(keys.user_connection(username, connection_id), connection, ttl),
             *(
@@ -655,7 +666,8 @@ class ConnectionsStore:
             self.table,
             KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username",
+            ProjectionExpression="connectionId, username, #b",
+            ExpressionAttributeNames={"#b": "batches"},
         )
         return [connection_from_index_item(i) for i in items]
 
@@ -664,8 +676,8 @@ class ConnectionsStore:
             self.table,
             KeyConditionExpression=Key("pk").eq(keys.user_pk(username))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username, #t",
-            ExpressionAttributeNames={"#t": "ttl"},
+            ProjectionExpression="connectionId, username, #t, #b",
+            ExpressionAttributeNames={"#t": "ttl", "#b": "batches"},
         )
         return [connection_from_index_item(i) for i in items]
 

@@ -155,8 +155,9 @@ class Harness:
         result: dict[str, Any] = self.modules["authorizer"].lambda_handler(event, LambdaContext())
         return result
 
-    def connect(self, token: str) -> str:
-        """Ticket, authorizer, $connect: what API Gateway does on a handshake."""
+    def connect(self, token: str, batch: str | None = None) -> str:
+        """Ticket, authorizer, $connect: what API Gateway does on a handshake (`batch`: the
+        `?batch=` a client that takes `messageBatch` frames sends)."""
         # Real ids end in '='; moto's Management API keys connections by the URL-encoded id,
         # so the ids here avoid characters that need encoding.
         connection_id = f"Conn{next(self._connection_ids):04d}xIAMCJLQ"
@@ -169,6 +170,8 @@ class Harness:
             "principalId": policy["principalId"],
         }
         event["queryStringParameters"] = {"ticket": "consumed"}
+        if batch is not None:
+            event["queryStringParameters"]["batch"] = batch
         response = self.modules["connections"].lambda_handler(event, LambdaContext())
         assert response["statusCode"] == 200
         # Moto's Management API stands in for API Gateway's side of the connection.
