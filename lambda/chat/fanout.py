@@ -1,7 +1,7 @@
 """The stream processor's work: deliver each stored message to every connection in its room.
 
 For one batch of stream records: group by room and order by message id; read each room's live
-connections with one Query; post concurrently (bounded by the executor), each connection
+connections with one Query (paged: posts start on a page while the next is read); post concurrently (bounded by the executor), each connection
 receiving its room's messages in order. 410 Gone removes the connection. Other failures are
 retried a few times; records still undelivered are reported so that Lambda retries from the
 first of them (ReportBatchItemFailures). A per-container log of what was delivered keeps a
@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +101,11 @@ class FanOut:
         backoff_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
         rooms: RoomsStore | None = None,
+        page_size: int | None = 1000,
     ) -> None:
         self.connections = connections
+        # Connections read per Query page: posting starts after the first page, not the last.
+        self.page_size = page_size
         # With it, messages of deleted rooms are dropped (one BatchGetItem per batch).
         self.rooms = rooms
         self.poster = poster
@@ -130,29 +133,29 @@ class FanOut:
             for room_id in set(by_room) - live:
                 # Deleted (or never existed): nothing of it is delivered, ever.
                 report.skipped_deleted_room += len(by_room.pop(room_id))
-        jobs: list[tuple[Connection, RoomFrames]] = []
-        for room_id, room_records in by_room.items():
-            room_records.sort(key=lambda r: r.order)
-            try:
-                connections = self.connections.of_room(room_id)
-            except Exception:
-                log.exception("could not read the room's connections", extra={"roomId": room_id})
-                failed.update(r.sequence_number for r in room_records)
-                continue
-            frames = RoomFrames(room_id, room_records)
-            jobs.extend((c, frames) for c in connections)
-
         lock = threading.Lock()
 
-        def run(job: tuple[Connection, RoomFrames]) -> None:
-            outcome = self._deliver_to(*job)
+        def run(connection: Connection, frames: RoomFrames) -> None:
+            outcome = self._deliver_to(connection, frames)
             with lock:
                 report.posts += outcome.posts
                 report.gone += outcome.gone
                 report.skipped_already_delivered += outcome.skipped_already_delivered
                 failed.update(outcome.failed_sequence_numbers)
 
-        list(self.executor.map(run, jobs))
+        futures: list[Future[None]] = []
+        for room_id, room_records in by_room.items():
+            room_records.sort(key=lambda r: r.order)
+            frames = RoomFrames(room_id, room_records)
+            try:
+                # Posting starts on each page of the room's connections while the next is read.
+                for page in self.connections.room_pages(room_id, self.page_size):
+                    futures.extend(self.executor.submit(run, c, frames) for c in page)
+            except Exception:
+                log.exception("could not read the room's connections", extra={"roomId": room_id})
+                failed.update(r.sequence_number for r in room_records)
+        for future in futures:
+            future.result()
         order = {r.sequence_number: i for rs in by_room.values() for i, r in enumerate(rs)}
         report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
         return report

@@ -662,14 +662,26 @@ class ConnectionsStore:
         _batch_write(self.table, [], deletes)
 
     def of_room(self, room_id: str) -> list[Connection]:
-        items = _query_all(
-            self.table,
-            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
+        return [c for page in self.room_pages(room_id) for c in page]
+
+    def room_pages(self, room_id: str, page_size: int | None = None) -> Iterator[list[Connection]]:
+        """The room's connections, one Query page at a time (at most `page_size` each, or
+        DynamoDB's 1 MB), so that a caller can start on a page while the next is read."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(keys.room_pk(room_id))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username, #b",
-            ExpressionAttributeNames={"#b": "batches"},
-        )
-        return [connection_from_index_item(i) for i in items]
+            "ProjectionExpression": "connectionId, username, #b",
+            "ExpressionAttributeNames": {"#b": "batches"},
+        }
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        while True:
+            page = self.table.query(**kwargs)
+            yield [connection_from_index_item(i) for i in page.get("Items", [])]
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
 
     def of_user(self, username: str) -> list[Connection]:
         items = _query_all(

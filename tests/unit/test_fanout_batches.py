@@ -166,3 +166,14 @@ def test_a_room_joined_after_connecting_keeps_the_connections_batch_choice(chat:
     chat.frames(bob)
     _send_two(chat, alice, room)
     assert [f["type"] for f in chat.frames(bob)] == ["messageBatch"]
+
+
+def test_room_pages_reads_a_rooms_connections_a_page_at_a_time(chat: Harness) -> None:
+    token = chat.signup_and_login("alice")
+    first = chat.connect(token)
+    room = create_room(chat, first)
+    others = [chat.connect(token, batch="1") for _ in range(2)]
+    pages = list(chat.modules["stream_processor"].stores.connections.room_pages(room, 2))
+    assert [len(p) for p in pages] == [2, 1]
+    assert {c.connection_id for p in pages for c in p} == {first, *others}
+    assert {c.connection_id for p in pages for c in p if c.batches} == set(others)
