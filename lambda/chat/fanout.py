@@ -15,9 +15,12 @@ record is encoded once per batch, not once per connection.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
@@ -88,6 +91,89 @@ class BatchReport:
     gone: int = 0
     skipped_already_delivered: int = 0
     skipped_deleted_room: int = 0
+    chunks_enqueued: int = 0
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """Rooms of more than `threshold` connections are handed to the fan-out workers: their
+    connections split into `buckets` FIFO message groups by a hash of the connection id (so a
+    connection is always in the same group, and its frames keep their order across stream
+    batches), each group's share sent as chunks of at most `connections_per_chunk`
+    connections and `record_bytes` of frames (SQS takes 256 KB a message)."""
+
+    queue: Any  # chat.jobs.FanOutQueue: send(list of (group id, deduplication id, body))
+    threshold: int
+    buckets: int = 64
+    connections_per_chunk: int = 1000
+    record_bytes: int = 100_000
+
+    def bucket(self, connection_id: str) -> int:
+        return zlib.crc32(connection_id.encode("utf-8")) % self.buckets
+
+    def messages(
+        self, frames: RoomFrames, connections: list[Connection]
+    ) -> list[tuple[str, str, str]]:
+        """(group id, deduplication id, body) of every chunk, in the order to send them."""
+        runs: list[list[int]] = []
+        size = 0
+        for index, item in enumerate(frames.items):
+            if runs and size + len(item) <= self.record_bytes:
+                runs[-1].append(index)
+                size += len(item)
+            else:
+                runs.append([index])
+                size = len(item)
+        groups: dict[int, list[Connection]] = {}
+        for connection in connections:
+            groups.setdefault(self.bucket(connection.connection_id), []).append(connection)
+        messages = []
+        for bucket, members in sorted(groups.items()):
+            group = f"{frames.room_id}#{bucket}"
+            for start in range(0, len(members), self.connections_per_chunk):
+                part = members[start : start + self.connections_per_chunk]
+                for run in runs:
+                    body = json.dumps(
+                        {
+                            "roomId": frames.room_id,
+                            "records": [
+                                {
+                                    "sequenceNumber": frames.sequence_numbers[i],
+                                    "key": frames.delivery_keys[i],
+                                    "frame": json.loads(frames.items[i]),
+                                }
+                                for i in run
+                            ],
+                            "connections": [[c.connection_id, c.username, c.batches] for c in part],
+                        },
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                    )
+                    # The same chunk sent again (a retried stream batch, within SQS's 5-minute
+                    # window) is dropped by SQS, not delivered twice.
+                    dedup = hashlib.sha256(f"{group}|{body}".encode()).hexdigest()
+                    messages.append((group, dedup, body))
+        return messages
+
+
+def parse_chunk(body: str) -> tuple[RoomFrames, list[Connection]]:
+    """A fan-out chunk as Chunking.messages writes it; ValueError if it is not one."""
+    try:
+        chunk = json.loads(body)
+        room_id = chunk["roomId"]
+        records = chunk["records"]
+        frames = RoomFrames(
+            str(room_id),
+            [str(r["sequenceNumber"]) for r in records],
+            [str(r["key"]) for r in records],
+            [encode_frame(r["frame"]) for r in records],
+        )
+        connections = [Connection(str(c), str(u), bool(b)) for c, u, b in chunk["connections"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"not a fan-out chunk: {e}") from e
+    if not isinstance(room_id, str) or not records:
+        raise ValueError("not a fan-out chunk: no room or no records")
+    return frames, connections
 
 
 class FanOut:
@@ -102,8 +188,11 @@ class FanOut:
         sleep: Callable[[float], None] = time.sleep,
         rooms: RoomsStore | None = None,
         page_size: int | None = 1000,
+        chunking: Chunking | None = None,
     ) -> None:
         self.connections = connections
+        # With it, rooms past its threshold go to the fan-out workers (deliver_chunk).
+        self.chunking = chunking
         # Connections read per Query page: posting starts after the first page, not the last.
         self.page_size = page_size
         # With it, messages of deleted rooms are dropped (one BatchGetItem per batch).
@@ -133,6 +222,40 @@ class FanOut:
             for room_id in set(by_room) - live:
                 # Deleted (or never existed): nothing of it is delivered, ever.
                 report.skipped_deleted_room += len(by_room.pop(room_id))
+        run, futures = self._runner(report, failed)
+        for room_id, room_records in by_room.items():
+            room_records.sort(key=lambda r: r.order)
+            frames = RoomFrames.of(room_id, room_records)
+            try:
+                pages = self._pages(frames, report)
+                # Posting starts on each page of the room's connections while the next is read.
+                for page in pages:
+                    futures.extend(self.executor.submit(run, c, frames) for c in page)
+            except Exception:
+                log.exception("could not fan out to the room", extra={"roomId": room_id})
+                failed.update(r.sequence_number for r in room_records)
+        for future in futures:
+            future.result()
+        order = {r.sequence_number: i for rs in by_room.values() for i, r in enumerate(rs)}
+        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
+        return report
+
+    def deliver_chunk(self, frames: RoomFrames, connections: list[Connection]) -> BatchReport:
+        """A fan-out worker's part of a large room: the same posts, order, 410 handling and
+        delivery log as `deliver`; failed records mean the chunk is to be tried again."""
+        report = BatchReport()
+        failed: set[str] = set()
+        run, futures = self._runner(report, failed)
+        futures.extend(self.executor.submit(run, c, frames) for c in connections)
+        for future in futures:
+            future.result()
+        order = {s: i for i, s in enumerate(frames.sequence_numbers)}
+        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
+        return report
+
+    def _runner(
+        self, report: BatchReport, failed: set[str]
+    ) -> tuple[Callable[[Connection, RoomFrames], None], list[Future[None]]]:
         lock = threading.Lock()
 
         def run(connection: Connection, frames: RoomFrames) -> None:
@@ -143,29 +266,29 @@ class FanOut:
                 report.skipped_already_delivered += outcome.skipped_already_delivered
                 failed.update(outcome.failed_sequence_numbers)
 
-        futures: list[Future[None]] = []
-        for room_id, room_records in by_room.items():
-            room_records.sort(key=lambda r: r.order)
-            frames = RoomFrames(room_id, room_records)
-            try:
-                # Posting starts on each page of the room's connections while the next is read.
-                for page in self.connections.room_pages(room_id, self.page_size):
-                    futures.extend(self.executor.submit(run, c, frames) for c in page)
-            except Exception:
-                log.exception("could not read the room's connections", extra={"roomId": room_id})
-                failed.update(r.sequence_number for r in room_records)
-        for future in futures:
-            future.result()
-        order = {r.sequence_number: i for rs in by_room.values() for i, r in enumerate(rs)}
-        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
-        return report
+        return run, []
+
+    def _pages(self, frames: RoomFrames, report: BatchReport) -> Iterable[list[Connection]]:
+        """The pages of connections to post to here; none when the room went to the workers."""
+        chunking = self.chunking
+        if chunking is None:
+            return self.connections.room_pages(frames.room_id, self.page_size)
+        # One page past the threshold tells a large room from a small one.
+        pages = self.connections.room_pages(frames.room_id, chunking.threshold + 1)
+        first = next(pages, [])
+        if len(first) <= chunking.threshold:
+            return [first, *pages]
+        connections = first + [c for page in pages for c in page]
+        messages = chunking.messages(frames, connections)
+        chunking.queue.send(messages)
+        report.chunks_enqueued += len(messages)
+        return []
 
     def _deliver_to(self, connection: Connection, frames: RoomFrames) -> BatchReport:
         outcome = BatchReport()
-        records = frames.records
         pending: list[int] = []
-        for index, record in enumerate(records):
-            if (record.delivery_key, connection.connection_id) in self.delivered:
+        for index, key in enumerate(frames.delivery_keys):
+            if (key, connection.connection_id) in self.delivered:
                 outcome.skipped_already_delivered += 1
             else:
                 pending.append(index)
@@ -184,12 +307,12 @@ class FanOut:
                 )
                 # These records and the later ones (order matters) go back to Lambda.
                 outcome.failed_sequence_numbers.extend(
-                    records[i].sequence_number for later in chunks[number:] for i in later
+                    frames.sequence_numbers[i] for later in chunks[number:] for i in later
                 )
                 return outcome
             outcome.posts += 1
             for i in chunk:
-                self.delivered.add((records[i].delivery_key, connection.connection_id))
+                self.delivered.add((frames.delivery_keys[i], connection.connection_id))
         return outcome
 
     def _post_with_retries(self, connection_id: str, frame: bytes) -> None:
@@ -219,16 +342,31 @@ class RoomFrames:
     mostly get the same ones. Thread-safe (the cache only ever gains equal values)."""
 
     def __init__(
-        self, room_id: str, records: list[StreamRecord], limit: int = FRAME_LIMIT_BYTES
+        self,
+        room_id: str,
+        sequence_numbers: list[str],
+        delivery_keys: list[str],
+        items: list[bytes],
+        limit: int = FRAME_LIMIT_BYTES,
     ) -> None:
         self.room_id = room_id
-        self.records = records
+        self.sequence_numbers = sequence_numbers
+        self.delivery_keys = delivery_keys
+        self.items = items
         self.limit = limit
-        self.items = [encode_frame(r.frame()) for r in records]
         # The bytes of an empty batch: each item adds its length and a comma (but the first).
         self._overhead = len(encode_frame(protocol.message_batch(room_id, [])))
         self._chunks: dict[tuple[int, ...], list[list[int]]] = {}
         self._frames: dict[tuple[int, ...], bytes] = {}
+
+    @classmethod
+    def of(cls, room_id: str, records: list[StreamRecord]) -> RoomFrames:
+        return cls(
+            room_id,
+            [r.sequence_number for r in records],
+            [r.delivery_key for r in records],
+            [encode_frame(r.frame()) for r in records],
+        )
 
     def chunks(self, indexes: list[int]) -> list[list[int]]:
         """The records at these indexes, in order, split into frames that fit the limit."""

@@ -1,4 +1,5 @@
-"""Background jobs through SQS: today one, purging a deleted room (chat.purge does the work)."""
+"""Background jobs through SQS: purging a deleted room (chat.purge does the work), and the
+chunks of a large room's fan-out (chat.fanout.Chunking, a FIFO queue)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,42 @@ class PurgeQueue:
             MessageBody=json.dumps({"roomId": room_id}),
             DelaySeconds=max(0, min(900, delay_seconds)),  # SQS allows 0-900
         )
+
+
+class FanOutQueueError(Exception):
+    """SQS refused some chunks; the stream batch's records of that room are retried."""
+
+
+class FanOutQueue:
+    """Adapter over boto3's SQS client for the FIFO fan-out queue: chunks are sent in order, ten
+    a call, so each message group receives them in the order given."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self.client = client
+        self.queue_url = queue_url
+
+    def send(self, messages: list[tuple[str, str, str]]) -> None:
+        """(group id, deduplication id, body) each."""
+        for start in range(0, len(messages), 10):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageGroupId": group,
+                    "MessageDeduplicationId": dedup,
+                    "MessageBody": body,
+                }
+                for i, (group, dedup, body) in enumerate(messages[start : start + 10])
+            ]
+            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if response.get("Failed"):
+                raise FanOutQueueError(f"SQS refused {len(response['Failed'])} fan-out chunk(s)")
+
+
+def sqs_records(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(messageId, body) of each SQS record of a Lambda event."""
+    return [
+        (str(r.get("messageId", "")), str(r.get("body") or "")) for r in event.get("Records") or []
+    ]
 
 
 def purge_requests(event: dict[str, Any]) -> list[tuple[str, str]]:

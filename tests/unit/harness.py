@@ -28,6 +28,7 @@ HANDLERS = (
     "send_message",
     "stream_processor",
     "room_purge",
+    "fanout_worker",
 )
 
 
@@ -208,8 +209,17 @@ class Harness:
     def run_purge_jobs(self, max_runs: int = 20) -> int:
         """Delivers every purge request waiting in the queue (and those the runs queue again)
         to the room_purge function; how many runs it made."""
+        return self.run_queue("ROOM_PURGE_QUEUE_URL", "room_purge", max_runs)
+
+    def run_fanout_jobs(self, max_runs: int = 200) -> int:
+        """Delivers every chunk waiting in the FIFO fan-out queue to the fanout_worker
+        function, in the queue's order; how many runs it made."""
+        return self.run_queue("FANOUT_QUEUE_URL", "fanout_worker", max_runs)
+
+    def run_queue(self, url_variable: str, function: str, max_runs: int) -> int:
+        """What Lambda's SQS event source does, one message a run: failed ones come back."""
         sqs = boto3.client("sqs")
-        url = os.environ["ROOM_PURGE_QUEUE_URL"]
+        url = os.environ[url_variable]
         runs = 0
         while runs < max_runs:
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages")
@@ -223,9 +233,7 @@ class Harness:
                 }
                 for m in messages
             ]
-            result = self.modules["room_purge"].lambda_handler(
-                {"Records": records}, LambdaContext()
-            )
+            result = self.modules[function].lambda_handler({"Records": records}, LambdaContext())
             runs += 1
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
             for record in records:
