@@ -144,7 +144,8 @@ class Chunking:
                                 }
                                 for i in run
                             ],
-                            "connections": [[c.connection_id, c.username, c.batches] for c in part],
+                            # What posting needs: the id, and whether it takes batches.
+                            "connections": [[c.connection_id, c.batches] for c in part],
                         },
                         ensure_ascii=False,
                         separators=(",", ":"),
@@ -168,7 +169,7 @@ def parse_chunk(body: str) -> tuple[RoomFrames, list[Connection]]:
             [str(r["key"]) for r in records],
             [encode_frame(r["frame"]) for r in records],
         )
-        connections = [Connection(str(c), str(u), bool(b)) for c, u, b in chunk["connections"]]
+        connections = [Connection(str(c), "", bool(b)) for c, b in chunk["connections"]]
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"not a fan-out chunk: {e}") from e
     if not isinstance(room_id, str) or not records:

@@ -5,11 +5,13 @@ in order, within a stream batch and across batches, with 410s, retries and no re
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from chat.fanout import Chunking, DeliveryLog, RoomFrames, parse_chunk
+from chat.jobs import FanOutQueue
 from chat.models import Connection
 from tests.unit.harness import Harness, LambdaContext
 from tests.unit.test_fanout import FakeConnections, RecordingPoster, fanout, record
@@ -178,6 +180,30 @@ def test_the_worker_reports_a_failed_chunk_and_every_later_one_and_drops_a_malfo
     ]
     result = worker.lambda_handler({"Records": records}, LambdaContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
-    assert json.loads(fine)["connections"] == [["good", "u", False]]
+    assert json.loads(fine)["connections"] == [["good", False]]
     with pytest.raises(ValueError, match="not a fan-out chunk"):
         parse_chunk('{"roomId": "r1", "records": [], "connections": []}')
+
+
+def test_the_fanout_queue_keeps_each_groups_order_and_sqs_batch_limits() -> None:
+    class RecordingSqs:
+        def __init__(self) -> None:
+            self.calls: list[list[dict[str, str]]] = []
+            self.lock = threading.Lock()
+
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> Any:  # noqa: N803
+            with self.lock:
+                self.calls.append(Entries)
+            return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+    sqs = RecordingSqs()
+    messages = [(f"room#{i % 5}", f"d{i}", f"{i:03d}" + "x" * 60_000) for i in range(40)]
+    FanOutQueue(sqs, "url", lanes=3).send(messages)
+    for entries in sqs.calls:
+        assert len(entries) <= 10 and sum(len(e["MessageBody"]) for e in entries) <= 256 * 1024
+    sent = [e for entries in sqs.calls for e in entries]
+    assert sorted(e["MessageDeduplicationId"] for e in sent) == sorted(d for _, d, _ in messages)
+    for group in {g for g, _, _ in messages}:
+        # Within a group, the order given; across groups, any.
+        order = [int(e["MessageBody"][:3]) for e in sent if e["MessageGroupId"] == group]
+        assert order == sorted(order)
