@@ -83,9 +83,13 @@ class Socket:
         self._request_ids = 0
 
     @classmethod
-    async def open(cls, api: Api, token: str, username: str, ws_url: str) -> Socket:
+    async def open(
+        cls, api: Api, token: str, username: str, ws_url: str, batch: bool = False
+    ) -> Socket:
+        """`batch`: ask for messageBatch frames (`&batch=1`), as the browser client does."""
         ticket = await api.ticket(token)
-        ws = await websockets.connect(f"{ws_url}?ticket={ticket}", max_size=None)
+        query = f"ticket={ticket}" + ("&batch=1" if batch else "")
+        ws = await websockets.connect(f"{ws_url}?{query}", max_size=None)
         return cls(ws, username)
 
     async def _read(self) -> None:
