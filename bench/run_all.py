@@ -13,7 +13,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import cold_start, cost, fanout_scale, frontend_render, local_e2e, search  # noqa: E402
+from bench import (  # noqa: E402
+    cold_start,
+    cost,
+    fanout_chunks,
+    fanout_scale,
+    frontend_render,
+    local_e2e,
+    plots,
+    search,
+)
 from bench.common import REPO, machine  # noqa: E402
 
 
@@ -43,6 +52,10 @@ def main() -> None:
             "6. Search reads",
             lambda: search.run([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]),
         ),
+        (
+            "7. Fan-out workers for large rooms",
+            lambda: fanout_chunks.run([10_000] if args.quick else [10_000, 100_000], 20.0, 32)[0],
+        ),
     ]
     started = time.monotonic()
     for title, step in steps:
@@ -60,6 +73,9 @@ def main() -> None:
     if not args.quick:
         (REPO / "bench" / "results.md").write_text(header + "\n" + "\n".join(sections))
         print("wrote bench/results.md")
+        # The charts are drawn from what was just written (bench/plots.py redraws them alone).
+        for path in plots.draw(REPO / "bench" / "results.md", REPO / "docs" / "img"):
+            print(f"wrote {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
