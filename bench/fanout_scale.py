@@ -58,6 +58,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def process_cpu(pid: int | None) -> float:
+    """User and system CPU seconds of a process, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve_stand_in(report: PipeEnd, delay: float) -> None:
     server = StandIn(0, delay)  # a port the OS picks, reported back: no race for it
     report.send(server.server_address[1])
@@ -134,10 +143,13 @@ def run(
                 profiler = start_profiler(os.getpid(), profile.with_suffix(f".{size}.txt"))
                 time.sleep(1)  # py-spy attaches
             started, cpu = time.perf_counter(), time.process_time()
+            stand_in_cpu = process_cpu(stand_in.pid)
             report = fanout.deliver([StreamRecord("1", message)])
             ours = time.perf_counter() - started
             # This process's CPU (all threads) per post, the Query's client side included.
             cpu_per_post = (time.process_time() - cpu) / size
+            # The stand-in's own CPU per post: on 2 cores it competes with ours.
+            stand_in_per_post = (process_cpu(stand_in.pid) - stand_in_cpu) / size
             if profiler is not None and profile is not None:
                 from bench.local_e2e import summarise_profile
 
@@ -167,6 +179,7 @@ def run(
                     f"{100 * size / ours / limit:.0f}%",
                     f"{query:.2f}",
                     f"{cpu_per_post * 1e6:,.0f}",
+                    f"{stand_in_per_post * 1e6:,.0f}",
                     f"{tutorial:.2f}",
                     f"{size / tutorial:,.0f}",
                     f"{tutorial / ours:.1f}x",
@@ -187,6 +200,7 @@ def run(
         f"ours: share of the limit ({concurrency} / {delay_ms:g} ms = {limit:,.0f}/s)",
         "the room's Query alone s (overlapped with posting, by pages of 1,000)",
         "ours: CPU µs per post",
+        "stand-in: CPU µs per post",
         "tutorial: wall s",
         "tutorial: posts/s",
         "speed-up",
