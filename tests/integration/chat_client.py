@@ -22,6 +22,15 @@ def unique(prefix: str = "u") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+def unbatched(frame: Any) -> list[Frame]:
+    """The frames a `messageBatch` carries, in order; any other frame alone ([] if not one)."""
+    if not isinstance(frame, dict):
+        return []
+    if frame.get("type") == "messageBatch" and isinstance(frame.get("items"), list):
+        return [i for i in frame["items"] if isinstance(i, dict)]
+    return [frame]
+
+
 class Api:
     def __init__(self, session: aiohttp.ClientSession, rest_url: str) -> None:
         self.session = session
@@ -100,8 +109,10 @@ class Socket:
                     frame = json.loads(data)
                 except ValueError:
                     frame = {"type": "<not json>", "data": data}
-                if isinstance(frame, dict) and frame.get("type") == "message":
-                    self.arrivals.setdefault(str(frame["message"]["messageId"]), time.monotonic())
+                for single in unbatched(frame):
+                    if single.get("type") == "message":
+                        message_id = str(single["message"]["messageId"])
+                        self.arrivals.setdefault(message_id, time.monotonic())
                 async with self._changed:
                     self.frames.append(frame if isinstance(frame, dict) else {"value": frame})
                     self._changed.notify_all()
