@@ -39,8 +39,12 @@ def main() -> None:
         ("2. Cost per message", lambda: cost.run([2, 10] if args.quick else [2, 10, 100])),
         (
             "3. Local end-to-end",
+            # The clients ask for messageBatch frames, as the browser client does.
             lambda: local_e2e.run(
-                [10] if args.quick else [10, 50, 100], 20.0, 40 if args.quick else 100
+                [10] if args.quick else [10, 50, 100],
+                20.0,
+                40 if args.quick else 100,
+                batch=True,
             ),
         ),
         ("4. Cold-start proxies", cold_start.run),
