@@ -66,7 +66,7 @@ types: $(STAMP)
 ## make check: the one quality gate: lint, types and every test.
 check: lint types test
 
-## make bench: benchmark scripts; prints figures and writes bench/results.md.
+## make bench: benchmark scripts; prints figures, writes bench/results.md and docs/img/*.png.
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 

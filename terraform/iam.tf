@@ -15,6 +15,7 @@ locals {
     messages_stream = "${aws_dynamodb_table.messages.arn}/stream/*"
     stream_dlq      = aws_sqs_queue.stream_dlq.arn
     room_purge      = aws_sqs_queue.job["room_purge"].arn
+    fanout          = aws_sqs_queue.job["fanout"].arn
     signing_key     = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.jwt_secret_parameter_name}"
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
     user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
@@ -125,6 +126,16 @@ locals {
       ]
       # records that exhaust their retries: the mapping's on-failure destination
       stream_dlq = ["sqs:SendMessage"]
+      # rooms past var.fanout_chunk_threshold: their chunks go to the fan-out workers
+      fanout = ["sqs:SendMessage"]
+      # message frames
+      connections_api = ["execute-api:ManageConnections"]
+    }
+    fanout_worker = {
+      # 410 Gone removes a connection (GetItem, then its items in one batch)
+      connections = ["dynamodb:GetItem", "dynamodb:BatchWriteItem"]
+      # the event source mapping reads the queue with the function's role
+      fanout = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
       # message frames
       connections_api = ["execute-api:ManageConnections"]
     }

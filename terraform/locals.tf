@@ -53,6 +53,12 @@ locals {
       memory_size = 512
       timeout     = 60
     }
+    fanout_worker = {
+      handler     = "chat.handlers.fanout_worker.lambda_handler"
+      description = "Fan-out queue consumer: posts a large room's chunk of connections their frames"
+      memory_size = 512
+      timeout     = 60
+    }
     room_purge = {
       handler     = "chat.handlers.room_purge.lambda_handler"
       description = "Room-purge queue consumer: deletes a deleted room's messages and items"
@@ -104,6 +110,17 @@ locals {
       # Longer than the function's timeout, as SQS event sources require.
       visibility_timeout_seconds = 120
       max_receive_count          = 5
+      fifo                       = false
+    }
+    # Rooms past var.fanout_chunk_threshold connections: the stream processor sends chunks of
+    # connections here, one FIFO message group per (room, hash bucket of the connection id), so
+    # each connection's frames keep their order across stream batches.
+    fanout = {
+      function                   = "fanout_worker"
+      batch_size                 = 1
+      visibility_timeout_seconds = 120
+      max_receive_count          = 5
+      fifo                       = true
     }
   }
 
@@ -140,6 +157,10 @@ locals {
     COGNITO_CLIENT_ID    = local.cognito ? aws_cognito_user_pool_client.api[0].id : ""
     COGNITO_ISSUER       = local.cognito_issuer
     ROOM_PURGE_QUEUE_URL = aws_sqs_queue.job["room_purge"].url
+    FANOUT_QUEUE_URL     = aws_sqs_queue.job["fanout"].url
+    # Rooms of more connections than this are fanned out by the fan-out workers.
+    FANOUT_CHUNK_THRESHOLD = tostring(var.fanout_chunk_threshold)
+    FANOUT_BUCKETS         = "64"
     # A deleted room's tombstone outlives its purge by this long, so a send racing the
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"

@@ -256,3 +256,14 @@ variable "cognito_password_policy" {
     error_message = "cognito_password_policy.minimum_length must be between 8 (the API's own minimum) and 99 (Cognito's maximum)."
   }
 }
+
+variable "fanout_chunk_threshold" {
+  description = "Rooms with more WebSocket connections than this are fanned out by the fanout_worker function (SQS FIFO chunks) instead of the stream processor alone; 0 turns chunking off."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.fanout_chunk_threshold >= 0 && floor(var.fanout_chunk_threshold) == var.fanout_chunk_threshold
+    error_message = "fanout_chunk_threshold must be a whole number, 0 or more."
+  }
+}

@@ -254,6 +254,9 @@ export function createActions({ store, config }) {
       case "messageUpdated":
         store.updateMessage(frame.message);
         break;
+      case "messageBatch": // several `message` / `messageUpdated` frames of a room, in order
+        for (const item of frame.items) onFrame(item);
+        break;
       case "typing":
         store.setTyping(frame.roomId, frame.username, Date.now() + TYPING_SHOWN_MS);
         setTimeout(() => {

@@ -69,7 +69,8 @@ export class ChatSocket extends EventTarget {
       return;
     }
     if (this.stopped) return;
-    const ws = new WebSocket(`${this.url}?ticket=${encodeURIComponent(ticket)}`);
+    // batch=1: this client takes `messageBatch` frames (actions.js unwraps them).
+    const ws = new WebSocket(`${this.url}?ticket=${encodeURIComponent(ticket)}&batch=1`);
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;

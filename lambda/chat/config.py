@@ -46,6 +46,11 @@ class Settings:
     cognito_jwks_url: str | None = None
     room_purge_queue_url: str | None = None
     room_purge_grace_seconds: int = 60
+    # Rooms of more connections than this go to the fan-out workers through this FIFO queue
+    # (0 or no queue: every room is fanned out by the stream processor itself).
+    fanout_queue_url: str | None = None
+    fanout_chunk_threshold: int = 0
+    fanout_buckets: int = 64
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,4 +94,7 @@ class Settings:
             cognito_jwks_url=env.get("COGNITO_JWKS_URL") or None,
             room_purge_queue_url=env.get("ROOM_PURGE_QUEUE_URL") or None,
             room_purge_grace_seconds=max(0, _int(env, "ROOM_PURGE_GRACE_SECONDS", 60)),
+            fanout_queue_url=env.get("FANOUT_QUEUE_URL") or None,
+            fanout_chunk_threshold=max(0, _int(env, "FANOUT_CHUNK_THRESHOLD", 0)),
+            fanout_buckets=max(1, _int(env, "FANOUT_BUCKETS", 64)),
         )

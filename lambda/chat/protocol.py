@@ -192,6 +192,12 @@ def message_updated(value: Message) -> Frame:
     return {"type": "messageUpdated", "message": message(value)}
 
 
+def message_batch(room_id: str, items: list[Frame]) -> Frame:
+    """Several `message` / `messageUpdated` frames of one room in one post, in delivery order;
+    only to connections that asked for it (`?batch=1`)."""
+    return {"type": "messageBatch", "roomId": room_id, "items": items}
+
+
 def typing(room_id: str, username: str) -> Frame:
     return {"type": "typing", "roomId": room_id, "username": username}
 

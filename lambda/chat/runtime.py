@@ -19,7 +19,8 @@ from botocore.config import Config
 
 from chat.accounts import BuiltinIdentity, CognitoIdentity, IdentityProvider
 from chat.config import ConfigurationError, Settings
-from chat.jobs import PurgeQueue
+from chat.fanout import Chunking
+from chat.jobs import FanOutQueue, PurgeQueue
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.passwords import PasswordHasher
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
@@ -143,3 +144,11 @@ def purge_queue(settings: Settings) -> PurgeQueue:
     if not settings.room_purge_queue_url:
         raise ConfigurationError("ROOM_PURGE_QUEUE_URL is required to delete rooms")
     return PurgeQueue(boto3.client("sqs", config=client_config()), settings.room_purge_queue_url)
+
+
+def fanout_chunking(settings: Settings) -> Chunking | None:
+    """The stream processor's hand-off of large rooms to the fan-out workers, if configured."""
+    if not settings.fanout_queue_url or settings.fanout_chunk_threshold <= 0:
+        return None
+    queue = FanOutQueue(boto3.client("sqs", config=client_config()), settings.fanout_queue_url)
+    return Chunking(queue, settings.fanout_chunk_threshold, buckets=settings.fanout_buckets)

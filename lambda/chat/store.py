@@ -571,16 +571,21 @@ def connection_from_item(item: dict[str, Any]) -> OpenConnection:
 
 def index_item(key: dict[str, str], connection: Connection, ttl: int) -> dict[str, Any]:
     """A ROOM#<roomId>/CONN#<id> or USER#<lower>/CONN#<id> item: who is connected, in a Query."""
-    return {
+    item: dict[str, Any] = {
         **key,
         "connectionId": connection.connection_id,
         "username": connection.username,
         "ttl": ttl,
     }
+    if connection.batches:
+        item["batches"] = True
+    return item
 
 
 def connection_from_index_item(item: dict[str, Any]) -> Connection:
-    return Connection(str(item["connectionId"]), str(item["username"]))
+    return Connection(
+        str(item["connectionId"]), str(item["username"]), bool(item.get("batches", False))
+    )
 
 
 class ConnectionsStore:
@@ -591,9 +596,15 @@ class ConnectionsStore:
         self.table = table
 
     def add(
-        self, connection_id: str, username: str, connected_at: str, ttl: int, room_ids: list[str]
+        self,
+        connection_id: str,
+        username: str,
+        connected_at: str,
+        ttl: int,
+        room_ids: list[str],
+        batches: bool = False,
     ) -> None:
-        connection = Connection(connection_id, username)
+        connection = Connection(connection_id, username, batches)
         puts = [
             index_item(keys.user_connection(username, connection_id), connection, ttl),
             *(
@@ -651,21 +662,34 @@ class ConnectionsStore:
         _batch_write(self.table, [], deletes)
 
     def of_room(self, room_id: str) -> list[Connection]:
-        items = _query_all(
-            self.table,
-            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
+        return [c for page in self.room_pages(room_id) for c in page]
+
+    def room_pages(self, room_id: str, page_size: int | None = None) -> Iterator[list[Connection]]:
+        """The room's connections, one Query page at a time (at most `page_size` each, or
+        DynamoDB's 1 MB), so that a caller can start on a page while the next is read."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(keys.room_pk(room_id))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username",
-        )
-        return [connection_from_index_item(i) for i in items]
+            "ProjectionExpression": "connectionId, username, #b",
+            "ExpressionAttributeNames": {"#b": "batches"},
+        }
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        while True:
+            page = self.table.query(**kwargs)
+            yield [connection_from_index_item(i) for i in page.get("Items", [])]
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
 
     def of_user(self, username: str) -> list[Connection]:
         items = _query_all(
             self.table,
             KeyConditionExpression=Key("pk").eq(keys.user_pk(username))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username, #t",
-            ExpressionAttributeNames={"#t": "ttl"},
+            ProjectionExpression="connectionId, username, #t, #b",
+            ExpressionAttributeNames={"#t": "ttl", "#b": "batches"},
         )
         return [connection_from_index_item(i) for i in items]
 

@@ -86,6 +86,7 @@ class QueueMapping:
     max_receive_count: int = 5
     # Lambda environment variables holding the queue's URL (`aws_sqs_queue.job["key"].url`).
     url_variables: tuple[str, ...] = ()
+    fifo: bool = False
 
 
 @dataclass(frozen=True)
@@ -584,14 +585,17 @@ def _queues(stack: _Stack, functions: Mapping[str, Function]) -> dict[str, Queue
     queues: dict[str, QueueMapping] = {}
     for key, spec in specs.items():
         where = f"local.queue_mappings[{key!r}]"
+        fifo = bool(spec.get("fifo", False))
         queues[key] = QueueMapping(
             key=key,
-            name=f"{prefix}-{key.replace('_', '-')}",  # as terraform/queues.tf names it
+            # as terraform/queues.tf names it (the DLQ: -dlq before the .fifo)
+            name=f"{prefix}-{key.replace('_', '-')}",
             function=_known(functions, spec.get("function"), where),
             batch_size=int(spec.get("batch_size", 10)),
             visibility_timeout_seconds=int(spec.get("visibility_timeout_seconds", 30)),
             max_receive_count=int(spec.get("max_receive_count", 5)),
             url_variables=tuple(url_variables.get(key, ())),
+            fifo=fifo,
         )
     return queues
 

@@ -41,6 +41,8 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "ROOM_PURGE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-room-purge",
     "ROOM_PURGE_GRACE_SECONDS": "0",
+    # Chunking is off (threshold 0) unless a test sets FANOUT_CHUNK_THRESHOLD.
+    "FANOUT_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-fanout.fifo",
 }
 
 
@@ -54,6 +56,7 @@ UNSET = (
     "COGNITO_CLIENT_ID",
     "COGNITO_ISSUER",
     "COGNITO_JWKS_URL",
+    "FANOUT_CHUNK_THRESHOLD",
 )
 
 
@@ -86,6 +89,10 @@ class SessionTables:
 
     def _create_queues(self) -> None:
         self.sqs.create_queue(QueueName="test-room-purge")
+        self.sqs.create_queue(
+            QueueName="test-fanout.fifo",
+            Attributes={"FifoQueue": "true", "VisibilityTimeout": "0"},
+        )
 
     @staticmethod
     def _backend() -> Any:
