@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chat.limits import Bucket, LimitSettings
+
 IDENTITY_PROVIDERS = ("builtin", "cognito")
 
 
@@ -21,6 +23,43 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as e:
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from e
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigurationError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
+
+
+def _limits(env: Mapping[str, str]) -> LimitSettings:
+    """RATE_LIMITS_* (terraform/variables.tf, rate_limits_* and rate_limit_*)."""
+    return LimitSettings(
+        enabled=_bool(env, "RATE_LIMITS_ENABLED", True),
+        messages=Bucket(
+            _positive(env, "RATE_LIMIT_MESSAGES_PER_SECOND", 5),
+            1,
+            _positive(env, "RATE_LIMIT_MESSAGES_BURST", 20),
+        ),
+        signup=Bucket(
+            _positive(env, "RATE_LIMIT_SIGNUPS_PER_HOUR", 20),
+            3600,
+            _positive(env, "RATE_LIMIT_SIGNUPS_PER_HOUR", 20),
+        ),
+        login_failures_per_source=_positive(env, "RATE_LIMIT_LOGIN_FAILURES_PER_SOURCE", 5),
+        login_failures_per_user=_positive(env, "RATE_LIMIT_LOGIN_FAILURES_PER_USER", 100),
+        login_window_seconds=_positive(env, "RATE_LIMIT_LOGIN_WINDOW_SECONDS", 900),
+        join_cooldown_seconds=_positive(env, "RATE_LIMIT_JOIN_COOLDOWN_SECONDS", 600),
+    )
 
 
 @dataclass(frozen=True)
@@ -46,6 +85,8 @@ class Settings:
     cognito_jwks_url: str | None = None
     room_purge_queue_url: str | None = None
     room_purge_grace_seconds: int = 60
+    limits_table: str | None = None
+    limits: LimitSettings = LimitSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,4 +130,6 @@ class Settings:
             cognito_jwks_url=env.get("COGNITO_JWKS_URL") or None,
             room_purge_queue_url=env.get("ROOM_PURGE_QUEUE_URL") or None,
             room_purge_grace_seconds=max(0, _int(env, "ROOM_PURGE_GRACE_SECONDS", 60)),
+            limits_table=env.get("LIMITS_TABLE") or None,
+            limits=_limits(env),
         )
