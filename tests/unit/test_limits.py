@@ -3,6 +3,7 @@ the failure windows in the store, and each limited action through the real handl
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -11,7 +12,8 @@ import pytest
 from chat import keys
 from chat.limits import Bucket
 from chat.store import LimitsStore
-from tests.unit.harness import Harness, fresh_handlers
+from tests.events import load_event
+from tests.unit.harness import Harness, LambdaContext, fresh_handlers
 from tests.unit.test_messages import room  # noqa: F401  (fixture)
 
 NOW_MS = 1_800_000_000_000
@@ -163,4 +165,75 @@ def test_switch_off_removes_the_message_limit(
         chat.send(room["alice"], "alice", frame)
     assert _errors(chat, room["alice"]) == []
     assert _stored(chat, room["id"]) == 30
-    assert chat.dynamodb.Table("test-limits").scan()["Items"] == []
+    items = chat.dynamodb.Table("test-limits").scan()["Items"]
+    assert [i["pk"] for i in items if i["pk"].startswith("RATE#msg#")] == []
+
+
+def _rest(
+    chat: Harness, path: str, body: dict[str, Any], source_ip: str = "203.0.113.10"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A REST call from `source_ip`; status, body and headers."""
+    event = load_event("rest_api_proxy")
+    event.update(httpMethod="POST", path=path, body=json.dumps(body))
+    event["requestContext"]["identity"]["sourceIp"] = source_ip
+    response = chat.modules["rest"].lambda_handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"] or "{}"), response["headers"]
+
+
+def _login(
+    chat: Harness, username: str, password: str, source_ip: str = "203.0.113.10"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    return _rest(chat, "/auth/login", {"username": username, "password": password}, source_ip)
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known user", "unknown user"])
+def test_five_failed_logins_block_the_pair_even_for_the_right_password(
+    chat: Harness, known: bool
+) -> None:
+    if known:
+        assert _rest(chat, "/auth/signup", {"username": "dave", "password": PASSWORD})[0] == 201
+    clock = _freeze(chat, "rest")
+    answers = [_login(chat, "dave", "wrong password!")[:2] for _ in range(5)]
+    # Known or not, the five answers are the same.
+    assert {(s, b["error"]["code"]) for s, b in answers} == {(401, "invalid_credentials")}
+    status, body, headers = _login(chat, "Dave", PASSWORD)
+    assert status == 429 and body["error"]["code"] == "rate_limited"
+    assert body["error"]["retryAfter"] == 900 and headers["Retry-After"] == "900"
+    # Another source is not blocked by this pair.
+    assert _login(chat, "dave", PASSWORD, "198.51.100.7")[0] == (200 if known else 401)
+    # Once the window has passed, the right password works again.
+    clock[0] += 900
+    assert _login(chat, "dave", PASSWORD)[0] == (200 if known else 401)
+
+
+def test_a_hundred_failures_from_any_sources_block_the_username_everywhere(chat: Harness) -> None:
+    assert _rest(chat, "/auth/signup", {"username": "erin", "password": PASSWORD})[0] == 201
+    _freeze(chat, "rest")
+    for i in range(100):
+        assert _login(chat, "erin", "wrong password!", f"198.51.{i // 4}.{i % 4}")[0] == 401
+    status, body, headers = _login(chat, "erin", PASSWORD, "192.0.2.200")
+    assert status == 429 and headers["Retry-After"] == "900"
+    # Other usernames are untouched.
+    assert _login(chat, "frank", "wrong password!", "192.0.2.200")[0] == 401
+
+
+def test_signups_per_source_per_hour(chat: Harness) -> None:
+    clock = _freeze(chat, "rest")
+    for i in range(20):
+        assert _rest(chat, "/auth/signup", {"username": f"user{i}", "password": PASSWORD})[0] == 201
+    status, body, headers = _rest(
+        chat, "/auth/signup", {"username": "user20", "password": PASSWORD}
+    )
+    assert status == 429 and body["error"]["code"] == "rate_limited"
+    assert int(headers["Retry-After"]) == 180  # one sign-up frees every 3600 / 20 s
+    # Nothing was stored for the refused sign-up.
+    assert chat.dynamodb.Table("test-users").get_item(Key={"pk": "USER#user20"}).get("Item") is None
+    assert (
+        _rest(chat, "/auth/signup", {"username": "user20", "password": PASSWORD}, "192.0.2.9")[0]
+        == 201
+    )
+    clock[0] += 180
+    assert _rest(chat, "/auth/signup", {"username": "user21", "password": PASSWORD})[0] == 201
