@@ -97,6 +97,8 @@ locals {
       ]
       # getMessages; markRead checks the message exists
       messages = ["dynamodb:Query", "dynamodb:GetItem"]
+      # joinRoom's cool-down after a rejection: read by joinRoom, set by rejectJoin
+      limits = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
       # deleteRoom asks for the purge job
       room_purge = ["sqs:SendMessage"]
       # joinRequest, joinApproved, joinRejected, memberJoined, roomAdded, memberLeft,

@@ -15,6 +15,7 @@ from chat.store import LimitsStore
 from tests.events import load_event
 from tests.unit.harness import Harness, LambdaContext, fresh_handlers
 from tests.unit.test_messages import room  # noqa: F401  (fixture)
+from tests.unit.test_rooms import create_room, error_of
 
 NOW_MS = 1_800_000_000_000
 
@@ -237,3 +238,30 @@ def test_signups_per_source_per_hour(chat: Harness) -> None:
     )
     clock[0] += 180
     assert _rest(chat, "/auth/signup", {"username": "user21", "password": PASSWORD})[0] == 201
+
+
+def test_after_a_rejection_the_next_join_request_within_the_cooldown_is_rate_limited(
+    chat: Harness,
+) -> None:
+    a = chat.connect(chat.signup_and_login("alice"))
+    b = chat.connect(chat.signup_and_login("bob"))
+    c = chat.connect(chat.signup_and_login("carol"))
+    room_id = create_room(chat, a)
+    other_room = create_room(chat, a, name="Other")
+    clock = _freeze(chat, "rooms")
+    join = {"action": "joinRoom", "roomId": room_id}
+    assert chat.send(b, "bob", join)["type"] == "joinRequested"  # type: ignore[index]
+    chat.send(a, "alice", {"action": "rejectJoin", "roomId": room_id, "username": "bob"})
+    reply = chat.send(b, "bob", {**join, "requestId": "again"})
+    assert error_of(reply) == "rate_limited"
+    assert reply is not None and reply["retryAfter"] == 600 and reply["requestId"] == "again"
+    # Nothing was stored: the admin has no request to decide on.
+    status, body = chat.rest("GET", f"/rooms/{room_id}/members", token=chat.login("alice"))
+    assert status == 200 and body["requests"] == []
+    # Other rooms, and other users, are not affected.
+    assert (
+        chat.send(b, "bob", {"action": "joinRoom", "roomId": other_room})["type"] == "joinRequested"
+    )  # type: ignore[index]
+    assert chat.send(c, "carol", join)["type"] == "joinRequested"  # type: ignore[index]
+    clock[0] += 600
+    assert chat.send(b, "bob", join)["type"] == "joinRequested"  # type: ignore[index]
