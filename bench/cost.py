@@ -82,8 +82,8 @@ def measure(room_size: int) -> dict[str, Any]:
     from moto import mock_aws
 
     from chat import keys
-    from chat.models import OpenConnection
     from chat.limits import Limiter, LimitSettings
+    from chat.models import OpenConnection
     from chat.store import LimitsStore, connection_item
     from tests.unit.harness import _CLIENTS as harness_clients
     from tests.unit.harness import Harness
