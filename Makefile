@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 	touch $@
 
 ## make dev: the whole chat on this machine (local cloud + browser client), Ctrl-C stops it.
+## ARGS go to python -m localcloud, e.g. ARGS='--var rate_limits_enabled=false' (no abuse limits).
 dev: $(STAMP)
-	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT) --var identity_provider=$(IDENTITY)
+	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT) --var identity_provider=$(IDENTITY) $(ARGS)
 
 ## make test: every test tier. Installs what the tiers need (Chromium, shellcheck, checkov).
 ## One worker per core (pytest-xdist), each test file whole on one worker: the files share a

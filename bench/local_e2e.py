@@ -195,7 +195,12 @@ def run(
     batch: bool = False,
 ) -> str:
     rows = []
-    with running_local_cloud(lambda_env=lambda_env, extra_args=extra_args or []) as cloud:
+    # A load test: the abuse limits (one user's 5 messages per second) are off.
+    with running_local_cloud(
+        lambda_env=lambda_env,
+        extra_args=extra_args or [],
+        variables={"rate_limits_enabled": "false"},
+    ) as cloud:
         for clients in client_counts:
             row = asyncio.run(
                 asyncio.wait_for(

@@ -13,6 +13,7 @@ locals {
     connections     = aws_dynamodb_table.connections.arn
     messages        = aws_dynamodb_table.messages.arn
     messages_stream = "${aws_dynamodb_table.messages.arn}/stream/*"
+    limits          = aws_dynamodb_table.limits.arn
     stream_dlq      = aws_sqs_queue.stream_dlq.arn
     room_purge      = aws_sqs_queue.job["room_purge"].arn
     fanout          = aws_sqs_queue.job["fanout"].arn
@@ -48,6 +49,9 @@ locals {
       ]
       # history pages; GET /rooms' unread counts and newest message; search pages
       messages = ["dynamodb:Query"]
+      # login failures (BatchGetItem before the password check, UpdateItem per failure),
+      # sign-ups per source (UpdateItem)
+      limits = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
       # the JWT signing key, read once per container
       signing_key = ["ssm:GetParameter"]
       # roomAdded to the other user of a new direct room
@@ -94,6 +98,8 @@ locals {
       ]
       # getMessages; markRead checks the message exists
       messages = ["dynamodb:Query", "dynamodb:GetItem"]
+      # joinRoom's cool-down after a rejection: read by joinRoom, set by rejectJoin
+      limits = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
       # deleteRoom asks for the purge job
       room_purge = ["sqs:SendMessage"]
       # joinRequest, joinApproved, joinRejected, memberJoined, roomAdded, memberLeft,
@@ -109,6 +115,8 @@ locals {
       # typing: the once-per-2-seconds claim (conditional PutItem of a TYPING# item), the room's
       # connections (Query), gone connections removed (GetItem, BatchWriteItem)
       connections = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+      # the per-user message bucket: one conditional UpdateItem (two inside a burst)
+      limits = ["dynamodb:UpdateItem"]
       # sendMessage is a one-way route: an `error` frame goes back to the sender's connection
       connections_api = ["execute-api:ManageConnections"]
     }

@@ -164,6 +164,16 @@ locals {
     # A deleted room's tombstone outlives its purge by this long, so a send racing the
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"
+    # Abuse limits (terraform/variables.tf, rate_limit*): the limits table and each limit.
+    LIMITS_TABLE                         = aws_dynamodb_table.limits.name
+    RATE_LIMITS_ENABLED                  = tostring(var.rate_limits_enabled)
+    RATE_LIMIT_MESSAGES_PER_SECOND       = tostring(var.rate_limit_messages_per_second)
+    RATE_LIMIT_MESSAGES_BURST            = tostring(var.rate_limit_messages_burst)
+    RATE_LIMIT_LOGIN_FAILURES_PER_SOURCE = tostring(var.rate_limit_login_failures_per_source)
+    RATE_LIMIT_LOGIN_FAILURES_PER_USER   = tostring(var.rate_limit_login_failures_per_user)
+    RATE_LIMIT_LOGIN_WINDOW_SECONDS      = tostring(var.rate_limit_login_window_seconds)
+    RATE_LIMIT_SIGNUPS_PER_HOUR          = tostring(var.rate_limit_signups_per_hour)
+    RATE_LIMIT_JOIN_COOLDOWN_SECONDS     = tostring(var.rate_limit_join_cooldown_seconds)
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).

@@ -178,6 +178,9 @@ def error(failure: ChatError, action: str | None, request_id: str | None) -> Fra
     }
     if request_id is not None:
         frame["requestId"] = request_id
+    retry_after = getattr(failure, "retry_after", None)
+    if retry_after is not None:
+        frame["retryAfter"] = retry_after
     return frame
 
 

@@ -21,9 +21,16 @@ from chat.accounts import BuiltinIdentity, CognitoIdentity, IdentityProvider
 from chat.config import ConfigurationError, Settings
 from chat.fanout import Chunking
 from chat.jobs import FanOutQueue, PurgeQueue
+from chat.limits import Limiter
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.passwords import PasswordHasher
-from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
+from chat.store import (
+    ConnectionsStore,
+    LimitsStore,
+    MessagesStore,
+    RoomsStore,
+    UsersStore,
+)
 from chat.tokens import CognitoTokenVerifier, SigningKey, TokenService
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -83,6 +90,15 @@ class Stores:
             connections=ConnectionsStore(dynamodb.Table(settings.connections_table)),
             messages=MessagesStore(dynamodb.Table(settings.messages_table)),
         )
+
+
+def limiter(settings: Settings, clock: Callable[[], float]) -> Limiter:
+    """The abuse limits; off without LIMITS_TABLE or with RATE_LIMITS_ENABLED=false."""
+    store = None
+    if settings.limits.enabled and settings.limits_table:
+        dynamodb = boto3.resource("dynamodb", config=client_config())
+        store = LimitsStore(dynamodb.Table(settings.limits_table))
+    return Limiter(store, settings.limits, clock)
 
 
 def signing_key(settings: Settings) -> SigningKey:

@@ -33,6 +33,9 @@ ENV = {
     "ROOMS_TABLE": "test-rooms",
     "CONNECTIONS_TABLE": "test-connections",
     "MESSAGES_TABLE": "test-messages",
+    "LIMITS_TABLE": "test-limits",
+    # Many tests send faster than a user may; tests/unit/test_limits.py turns the limits on.
+    "RATE_LIMITS_ENABLED": "false",
     "JWT_SECRET": "unit-test-signing-key-0123456789abcdef",
     "JWT_ISSUER": "serverless-chat-tests",
     # Cost 4 keeps the suite fast; the deployed default is 12 (terraform/variables.tf).

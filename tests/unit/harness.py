@@ -314,7 +314,7 @@ class Harness:
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every item of every table, as a Scan returns them, read from moto's in-memory tables:
         through boto3, moto's response serialisation cost about 90 ms per snapshot."""
-        tables = ("test-users", "test-rooms", "test-connections", "test-messages")
+        tables = ("test-users", "test-rooms", "test-connections", "test-messages", "test-limits")
         backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
         deserialize = TypeDeserializer().deserialize
         result = {}

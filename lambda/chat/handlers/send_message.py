@@ -16,7 +16,7 @@ from chat import metrics, validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.messages import MessageService
-from chat.runtime import Stores, configure_logging, direct_replies, notifier
+from chat.runtime import Stores, configure_logging, direct_replies, limiter, notifier
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -29,12 +29,14 @@ service = MessageService(
     notifier=notifier(settings, stores),
 )
 replies = direct_replies(settings)
+limits = limiter(settings, time.time)
 
 
 def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id = validation.room_id(payload)
     text = validation.message_text(payload)
     client_message_id = validation.client_message_id(payload)
+    limits.message_write(caller.username)
     service.send(room_id, caller.username, text, client_message_id)
     metrics.emit("send_message", {"MessagesStored": 1})
     return None
@@ -42,7 +44,9 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
 
 def edit_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id, message_id = validation.room_id(payload), validation.message_id(payload)
-    service.edit(room_id, message_id, caller.username, validation.message_text(payload))
+    text = validation.message_text(payload)
+    limits.message_write(caller.username)
+    service.edit(room_id, message_id, caller.username, text)
     return None
 
 
@@ -55,6 +59,7 @@ def delete_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | 
 def react(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id, message_id = validation.room_id(payload), validation.message_id(payload)
     emoji, on = validation.emoji(payload), validation.flag(payload, "on")
+    limits.message_write(caller.username)
     service.react(room_id, message_id, caller.username, emoji, on)
     return None
 
