@@ -5,7 +5,7 @@ A control endpoint, `/_localcloud/faults`, arms rules that the local cloud's own
 - `management`: the Management API answers `status` (410, 429 or 500) to the next `count`
   posts, optionally only those to one `connectionId` or to one `username`'s connections;
 - `dynamodb`: the next `count` DynamoDB calls of `operation` (e.g. `Query`, `PutItem`) made
-  by the functions fail with ProvisionedThroughputExceededException;
+  by the functions (or by one `function` of local.lambda_functions) fail with ProvisionedThroughputExceededException;
 - `streamCrash`: the next `count` stream batches crash after `afterRecords` records (the
   function runs on those, then the invocation fails, as a container dying mid-batch);
 - `streamDuplicate`: the next `count` stream batches are delivered twice.
@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 from botocore.awsrequest import AWSResponse
+
+from localcloud.functions import running
 
 MANAGEMENT_STATUSES = {
     410: ("GoneException", "Connection is gone (injected)"),
@@ -61,6 +63,7 @@ class Rule:
     connection_id: str | None = None
     username: str | None = None
     operation: str | None = None
+    function: str | None = None
     after_records: int = 0
     fired: int = 0
 
@@ -96,6 +99,7 @@ def parse_rule(body: Any) -> Rule:
         rule.operation = _text(body, "operation")
         if rule.operation is None:
             raise FaultError("'operation' (a DynamoDB operation name, e.g. Query) is required")
+        rule.function = _text(body, "function")
     elif kind == "streamCrash":
         rule.after_records = _int(body, "afterRecords", 0, 10_000)
     return rule
@@ -167,7 +171,8 @@ class Faults:
 
     def _dynamodb(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
         operation = event_name.rsplit(".", 1)[-1]
-        if self._take("dynamodb", operation=operation) is None:
+        function = getattr(running, "function", None)
+        if self._take("dynamodb", operation=operation, function=function) is None:
             return None
         headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"}
         return AWSResponse(request.url, 400, headers, _Body(THROTTLE_BODY))
