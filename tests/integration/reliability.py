@@ -84,6 +84,7 @@ class Member:
         self.live_frames = 0  # `message` frames received, duplicates included
         self.reconnects = 0
         self._seen = 0  # how far into socket.frames absorb() has read
+        self.client_ids: set[str] = set()  # clientMessageIds of the messages held
 
     def absorb(self) -> None:
         frames = self.socket.frames
@@ -96,6 +97,8 @@ class Member:
     def _hold(self, message: Frame) -> None:
         room = self.held.setdefault(message["roomId"], {})
         room.setdefault(message["messageId"], message)
+        if message.get("clientMessageId"):
+            self.client_ids.add(message["clientMessageId"])
 
     def ids(self, room_id: str) -> list[str]:
         """What the client shows: the room's messages ordered by id (the stored order)."""
