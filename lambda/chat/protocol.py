@@ -169,12 +169,24 @@ def pong() -> Frame:
     return {"type": "pong"}
 
 
+def _encodable(text: str | None) -> str | None:
+    """`text`, or None when it holds a lone surrogate (no UTF-8 frame can carry it)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def error(failure: ChatError, action: str | None, request_id: str | None) -> Frame:
     frame: Frame = {
         "type": "error",
         "code": failure.code,
         "message": failure.message,
-        "action": action,
+        # An action that cannot be encoded could not be read: null, as the contract says.
+        "action": _encodable(action),
     }
     if request_id is not None:
         frame["requestId"] = request_id
