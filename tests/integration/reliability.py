@@ -15,7 +15,7 @@ import aiohttp
 
 from localcloud.testing import RunningLocalCloud, running_local_cloud
 from tests.integration.chat_client import Api, Frame, Socket, unique
-from tests.integration.conftest import TERRAFORM_DIR
+from tests.integration.conftest import NO_LIMITS, TERRAFORM_DIR
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CATCH_UP_WINDOW_MS = 60_000  # docs/protocol.md, "Order and delivery"
@@ -24,11 +24,13 @@ STREAM_DLQ = "chat-dev-stream-dlq"  # aws_sqs_queue.stream_dlq in terraform/stre
 
 @contextmanager
 def reliability_cloud(faults: bool = False) -> Iterator[RunningLocalCloud]:
-    """The ONE place that says how the fault, fuzz and soak tests start the local cloud.
-    Load must not be shaped by per-user rate limits: once `rate_limits_enabled` exists in
-    terraform/variables.tf, add `variables={"rate_limits_enabled": "false"}` here."""
+    """The ONE place that says how the fault, fuzz and soak tests start the local cloud: with
+    the per-user rate limits off, so that the load they make is not shaped by them
+    (tests/integration/test_limits.py runs the limits themselves)."""
     with running_local_cloud(
-        terraform_dir=TERRAFORM_DIR, extra_args=["--faults"] if faults else []
+        terraform_dir=TERRAFORM_DIR,
+        extra_args=["--faults"] if faults else [],
+        variables=NO_LIMITS,
     ) as running:
         yield running
 
