@@ -63,3 +63,27 @@ class RateLimitedError(ChatError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message or f"Slow down: try again in {retry_after} s.")
         self.retry_after = retry_after
+
+
+# What AWS answers when a table or the account is over its capacity. botocore retries them
+# itself (client_config in runtime.py); one that outlasts those retries is the service being
+# busy, not a fault in the request: the caller may try again shortly.
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+
+
+def as_busy(error: BaseException) -> RateLimitedError | None:
+    """A throttled AWS call (botocore's ClientError, read by its shape so that the domain does
+    not import botocore) as `rate_limited` with a short retryAfter; None for anything else."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    if code in THROTTLING_CODES:
+        return RateLimitedError(1, "The service is busy: try again in 1 s.")
+    return None

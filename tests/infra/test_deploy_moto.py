@@ -210,7 +210,13 @@ def test_tables_have_the_keys_indexes_stream_and_ttl_the_local_cloud_uses(
     deployment: Deployment,
 ) -> None:
     dynamodb = deployment.client("dynamodb")
-    assert set(deployment.topology.tables) == {"users", "rooms", "connections", "messages"}
+    assert set(deployment.topology.tables) == {
+        "users",
+        "rooms",
+        "connections",
+        "messages",
+        "limits",
+    }
     for table in deployment.topology.tables.values():
         assert table.name == deployment.outputs["table_names"][table.key]
         description = dynamodb.describe_table(TableName=table.name)["Table"]

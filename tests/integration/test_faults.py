@@ -240,6 +240,42 @@ def test_dynamodb_throttling(faulty: RunningLocalCloud) -> None:
     run(scenario())
 
 
+def test_a_send_throttled_past_the_sdk_retries_is_rate_limited_and_stores_nothing(
+    faulty: RunningLocalCloud,
+) -> None:
+    """sendMessage's membership read throttled on every one of botocore's attempts: the sender gets
+    `rate_limited` with a retryAfter (not `internal`), nothing is stored, and the same message
+    sent again once the table recovers is stored once."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, faulty.rest_url)
+            members, room_id = await trio(api, faulty, "busy")
+            before = await stored_history(api, members[0].token, room_id)
+            await clear_faults(session, faulty)
+            await arm(
+                session,
+                faulty,
+                kind="dynamodb",
+                operation="BatchGetItem",
+                count=1000,
+                function="send_message",
+            )
+            reply = await members[0].socket.request(
+                {"action": "sendMessage", "roomId": room_id, "text": "busy", "clientMessageId": "b"}
+            )
+            assert reply["type"] == "error" and reply["code"] == "rate_limited", reply
+            assert reply["retryAfter"] >= 1
+            assert await stored_history(api, members[0].token, room_id) == before
+            [rule] = (await fault_report(session, faulty))["rules"]
+            assert rule["fired"] >= 3  # at least botocore's 3 attempts (client_config)
+            await clear_faults(session, faulty)
+            sent = await send_in_turn(members[0], room_id, 1, "after")
+            assert await stored_history(api, members[0].token, room_id) == before + sent
+
+    run(scenario())
+
+
 def test_a_stream_processor_crash_mid_batch_loses_nothing(faulty: RunningLocalCloud) -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:

@@ -145,16 +145,22 @@ def test_every_client_gets_every_message_of_its_room_once_and_in_order(
             stored = [m["messageId"] for m in page["messages"]]
             assert len(stored) == total and page["hasMore"] is False
             latencies = []
+            orders = set()
             for socket in sockets:
                 frames = socket.of_type("message")
                 received = [f["message"]["messageId"] for f in frames]
                 assert len(received) == len(set(received)) == total, socket.username
-                assert received == stored, f"{socket.username} received another order"
+                # Stored by concurrent invocations, two messages can reach the stream in another
+                # order than their ids (docs/protocol.md, "Order and delivery"): every client
+                # gets the stream's one order, and inserting by id shows the stored order.
+                assert sorted(received) == stored, socket.username
+                orders.add(tuple(received))
                 latencies += [
                     socket.arrivals[f["message"]["messageId"]]
                     - sent_at[f["message"]["clientMessageId"]]
                     for f in frames
                 ]
+            assert len(orders) == 1, "clients received the room's messages in different orders"
             for outsider in outsiders:
                 assert outsider.of_type("message") == []
             for socket in [*sockets, *outsiders]:

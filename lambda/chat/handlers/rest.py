@@ -15,7 +15,13 @@ from typing import Any
 from chat import protocol, validation
 from chat.accounts import AccountService, TicketService
 from chat.config import Settings
-from chat.errors import ChatError, InvalidCredentialsError, InvalidInputError, NotFoundError
+from chat.errors import (
+    ChatError,
+    InvalidCredentialsError,
+    InvalidInputError,
+    NotFoundError,
+    as_busy,
+)
 from chat.messages import MessageService
 from chat.rooms import RoomService
 from chat.runtime import Stores, configure_logging, identity_provider, limiter, notifier
@@ -232,7 +238,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ChatError as e:
         status = e.status
         return _error(e)
-    except Exception:
+    except Exception as e:
+        busy = as_busy(e)
+        if busy is not None:
+            status = busy.status
+            log.warning("request throttled")
+            return _error(busy)
         log.exception("request failed")
         return _error(ChatError())
     finally:

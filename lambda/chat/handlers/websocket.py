@@ -24,6 +24,7 @@ from chat.errors import (
     TooLargeError,
     UnauthorizedError,
     UnknownActionError,
+    as_busy,
 )
 from chat.validation import parse_json_object, request_id
 
@@ -93,7 +94,12 @@ def dispatch(
     except ChatError as e:
         outcome = e.code
         return reply_with(protocol.error(e, action, req_id))
-    except Exception:
+    except Exception as e:
+        busy = as_busy(e)
+        if busy is not None:
+            outcome = busy.code
+            log.warning("action throttled", extra={"action": action, "connectionId": connection_id})
+            return reply_with(protocol.error(busy, action, req_id))
         outcome = "internal"
         log.exception("action failed", extra={"action": action, "connectionId": connection_id})
         return reply_with(protocol.error(ChatError(), action, req_id))
