@@ -98,6 +98,11 @@ class MediaService:
             )
         return tuple(result)
 
+    def mark_attached(self, room_id: str, attachments: Sequence[Attachment]) -> None:
+        """After the message is stored: its files are kept past the unattached-upload expiry."""
+        for attachment in attachments:
+            self.store.mark_attached(object_key(room_id, attachment.upload_id))
+
     def download_url(self, room_id: str, upload_id: str, username: str) -> str:
         require_member(self.rooms, room_id, username)
         stored = self.store.head(object_key(room_id, upload_id))

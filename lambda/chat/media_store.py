@@ -17,6 +17,16 @@ from botocore.exceptions import ClientError
 
 FILENAME_FIELD = "x-amz-meta-filename"
 SIZE_FIELD = "x-amz-meta-size"
+# Attached or not is the object's `media` tag: the POST policy pins `incoming`, attaching
+# sets `attached`, and the bucket's lifecycle rule (terraform/media.tf) expires objects still
+# tagged `incoming` after a day. The key stays rooms/<roomId>/<uploadId> either way, so the
+# room's purge clears one prefix.
+STATE_TAG = "media"
+INCOMING, ATTACHED = "incoming", "attached"
+
+
+def tagging(state: str) -> str:
+    return f"<Tagging><TagSet><Tag><Key>{STATE_TAG}</Key><Value>{state}</Value></Tag></TagSet></Tagging>"
 
 
 def object_key(room_id: str, upload_id: str) -> str:
@@ -49,12 +59,18 @@ class MediaStore:
         post = self.client.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
-            Fields={"Content-Type": content_type, FILENAME_FIELD: encoded, SIZE_FIELD: str(size)},
+            Fields={
+                "Content-Type": content_type,
+                FILENAME_FIELD: encoded,
+                SIZE_FIELD: str(size),
+                "tagging": tagging(INCOMING),
+            },
             Conditions=[
                 ["content-length-range", size, size],
                 {"Content-Type": content_type},
                 {FILENAME_FIELD: encoded},
                 {SIZE_FIELD: str(size)},
+                {"tagging": tagging(INCOMING)},
             ],
             ExpiresIn=expires_in,
         )
@@ -74,6 +90,14 @@ class MediaStore:
             size=int(response.get("ContentLength", -1)),
             content_type=str(response.get("ContentType", "")),
             filename=unquote(str(metadata.get("filename", ""))),
+        )
+
+    def mark_attached(self, key: str) -> None:
+        """Takes the object out of the lifecycle rule that expires unattached uploads."""
+        self.client.put_object_tagging(
+            Bucket=self.bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": STATE_TAG, "Value": ATTACHED}]},
         )
 
     def presign_get(self, key: str, content_type: str, disposition: str, expires_in: int) -> str:

@@ -67,6 +67,8 @@ class MessageService:
             attachments=files,
         )
         self.messages.put(message)
+        if files and self.media is not None:
+            self.media.mark_attached(room_id, files)
         return message
 
     def _live_message(self, room_id: str, message_id: str) -> Message:

@@ -131,6 +131,9 @@ def test_upload_is_a_presigned_post_pinning_key_size_type_and_five_minutes(
     assert {"bucket": BUCKET} in conditions
     assert fields["Content-Type"] == "image/png"
     assert fields["x-amz-meta-size"] == "32"
+    # Unattached until a message names it: the lifecycle rule expires `incoming` objects.
+    assert {"tagging": fields["tagging"]} in conditions
+    assert "<Key>media</Key><Value>incoming</Value>" in fields["tagging"]
     # The policy and the reply expire together, five minutes from now.
     assert policy["expiration"][:19] == body["expiresAt"][:19]
     # Nothing is stored until the browser POSTs: no object, no item.
@@ -150,6 +153,10 @@ def test_upload_attach_and_download_round_trip(chat: Harness, room: dict[str, An
             "size": len(PNG),
         }
     ]
+    tags = boto3.client("s3").get_object_tagging(
+        Bucket=BUCKET, Key=f"rooms/{room['id']}/{upload_id}"
+    )["TagSet"]
+    assert tags == [{"Key": "media", "Value": "attached"}]
     status, page = chat.rest("GET", f"/rooms/{room['id']}/messages", token=room["bob"][0])
     assert status == 200 and page["messages"][0]["attachments"] == message["attachments"]
 
