@@ -143,6 +143,10 @@ locals {
     # A deleted room's tombstone outlives its purge by this long, so a send racing the
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"
+    # terraform/media.tf: the bucket and the upload limits (docs/protocol.md, "Media")
+    MEDIA_BUCKET        = aws_s3_bucket.media.bucket
+    MEDIA_MAX_BYTES     = tostring(var.media_max_bytes)
+    MEDIA_CONTENT_TYPES = join(",", var.media_content_types)
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).
