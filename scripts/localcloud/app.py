@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Environment values Terraform can only know after `apply`; the local cloud provides its own.
 LOCAL_OVERRIDES = ("WS_MANAGEMENT_ENDPOINT", "JWT_SECRET_PARAMETER", "JWT_SECRET")
+LOCAL_MEDIA_BUCKET = "chat-local-media"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -167,6 +168,7 @@ class LocalCloud:
             )
 
         cognito_environment: dict[str, str] = {}
+        media_environment = await loop.run_in_executor(None, self._media_bucket)
         if self.topology.user_pool is not None:
             user_pool = self.topology.user_pool
             try:
@@ -189,7 +191,7 @@ class LocalCloud:
                 "" if pool.created else " (existing)",
             )
 
-        self._apply_lambda_environment(cognito_environment)
+        self._apply_lambda_environment({**cognito_environment, **media_environment})
         for path in reversed(options.python_path):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
@@ -282,6 +284,19 @@ class LocalCloud:
     @property
     def management_url(self) -> str:
         return f"{self.base_url}/{self.stage}"
+
+    def _media_bucket(self) -> dict[str, str]:
+        """The media bucket, when the stack has one (terraform/media.tf): made in the emulator,
+        which the browser reaches on loopback, with CORS for this origin; the presigned URLs
+        the handlers make point at it (MEDIA_ENDPOINT_URL)."""
+        declared = self.topology.environment.keys() | self.topology.unresolved_environment.keys()
+        if "MEDIA_BUCKET" not in declared or self.backend is None:
+            return {}
+        origins = {f"http://{self.domain_name}"}
+        origins |= {f"http://{h}:{self.port}" for h in ("127.0.0.1", "localhost")}
+        aws.ensure_media_bucket(aws.s3_client(self.backend.endpoint), LOCAL_MEDIA_BUCKET, origins)
+        log.info("s3: media bucket %s at %s", LOCAL_MEDIA_BUCKET, self.backend.endpoint)
+        return {"MEDIA_BUCKET": LOCAL_MEDIA_BUCKET, "MEDIA_ENDPOINT_URL": self.backend.endpoint}
 
     def _apply_lambda_environment(self, provided: dict[str, str]) -> None:
         topology = self.topology
