@@ -46,9 +46,12 @@ class StoredObject:
 
 
 class MediaStore:
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, presigner: Any | None = None) -> None:
+        """`presigner` signs the URLs the browser uses (the local cloud: its own S3 endpoint,
+        which checks POST policies); `client` makes the calls (HeadObject, tagging, deletes)."""
         self.client = client
         self.bucket = bucket
+        self.presigner = presigner if presigner is not None else client
 
     def presign_post(
         self, key: str, size: int, content_type: str, filename: str, expires_in: int
@@ -56,7 +59,7 @@ class MediaStore:
         """A form that accepts exactly this key, byte count and Content-Type, for `expires_in`
         seconds. The filename is percent-encoded: S3 metadata is ASCII."""
         encoded = quote(filename, safe="")
-        post = self.client.generate_presigned_post(
+        post = self.presigner.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
             Fields={
@@ -102,7 +105,7 @@ class MediaStore:
 
     def presign_get(self, key: str, content_type: str, disposition: str, expires_in: int) -> str:
         return str(
-            self.client.generate_presigned_url(
+            self.presigner.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self.bucket,

@@ -149,23 +149,26 @@ def purge_queue(settings: Settings) -> PurgeQueue:
 
 def media_service(settings: Settings, stores: Stores, clock: Callable[[], float]) -> MediaService:
     """The media bucket's service; ConfigurationError without MEDIA_BUCKET. MEDIA_ENDPOINT_URL
-    (the local cloud) points presigned URLs at an S3 the browser can reach."""
+    (the local cloud) points presigned URLs at an S3 the browser can reach; the calls the
+    functions make go to the usual endpoint."""
     if not settings.media_bucket:
         raise ConfigurationError("MEDIA_BUCKET is required for uploads and attachments")
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.media_endpoint_url,
-        config=Config(
-            connect_timeout=2,
-            read_timeout=5,
-            retries={"max_attempts": 3, "mode": "standard"},
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if settings.media_endpoint_url else "virtual"},
-        ),
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if settings.media_endpoint_url else "virtual"},
+    )
+    client = boto3.client("s3", config=config)
+    presigner = (
+        boto3.client("s3", endpoint_url=settings.media_endpoint_url, config=config)
+        if settings.media_endpoint_url
+        else None
     )
     return MediaService(
         stores.rooms,
-        MediaStore(client, settings.media_bucket),
+        MediaStore(client, settings.media_bucket, presigner),
         clock,
         settings.media_max_bytes,
         settings.media_content_types,

@@ -24,6 +24,7 @@ from localcloud import aws, events, terraform
 from localcloud.functions import Invoker, load_functions
 from localcloud.queues import QueuePoller, QueueState, ensure_queues
 from localcloud.rest import RestGateway
+from localcloud.s3proxy import S3Gateway
 from localcloud.streams import StreamPoller
 from localcloud.websocket import WebSocketGateway
 
@@ -95,6 +96,7 @@ class LocalCloud:
         self.queues: dict[str, QueueState] = {}
         self.queue_pollers: list[QueuePoller] = []
         self.backend: aws.Backend | None = None
+        self.s3: S3Gateway | None = None
         self.runner: web.AppRunner | None = None
         self.invoker: Invoker
         self.topology: terraform.Topology
@@ -208,6 +210,7 @@ class LocalCloud:
         app.router.add_route(
             "*", "/{stage}/@connections/{connection_id}", self.websocket.management
         )
+        self._add_s3_routes(app)
         app.router.add_get("/config.js", self.config_js)
         app.router.add_get("/{path:.*}", self.static)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -285,6 +288,13 @@ class LocalCloud:
     def management_url(self) -> str:
         return f"{self.base_url}/{self.stage}"
 
+    def _add_s3_routes(self, app: web.Application) -> None:
+        if self.s3 is not None:
+            app.router.add_post("/s3/{bucket}", self.s3.post)
+            app.router.add_route("OPTIONS", "/s3/{bucket}", self.s3.forward)
+            for method in ("GET", "HEAD", "OPTIONS"):
+                app.router.add_route(method, "/s3/{bucket}/{key:.+}", self.s3.forward)
+
     def _media_bucket(self) -> dict[str, str]:
         """The media bucket, when the stack has one (terraform/media.tf): made in the emulator,
         which the browser reaches on loopback, with CORS for this origin; the presigned URLs
@@ -295,8 +305,16 @@ class LocalCloud:
         origins = {f"http://{self.domain_name}"}
         origins |= {f"http://{h}:{self.port}" for h in ("127.0.0.1", "localhost")}
         aws.ensure_media_bucket(aws.s3_client(self.backend.endpoint), LOCAL_MEDIA_BUCKET, origins)
-        log.info("s3: media bucket %s at %s", LOCAL_MEDIA_BUCKET, self.backend.endpoint)
-        return {"MEDIA_BUCKET": LOCAL_MEDIA_BUCKET, "MEDIA_ENDPOINT_URL": self.backend.endpoint}
+        # The browser's S3 is this origin's /s3: it checks POST policies, which moto does not.
+        self.s3 = S3Gateway(self.backend.endpoint)
+        public = f"http://{self.domain_name}/s3"
+        log.info(
+            "s3: media bucket %s at %s, for browsers %s",
+            LOCAL_MEDIA_BUCKET,
+            self.backend.endpoint,
+            public,
+        )
+        return {"MEDIA_BUCKET": LOCAL_MEDIA_BUCKET, "MEDIA_ENDPOINT_URL": public}
 
     def _apply_lambda_environment(self, provided: dict[str, str]) -> None:
         topology = self.topology
@@ -398,6 +416,8 @@ class LocalCloud:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.s3 is not None:
+            await self.s3.close()
         if self.poller is not None:
             self.poller.shutdown()
         for queue_poller in self.queue_pollers:

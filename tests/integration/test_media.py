@@ -1,14 +1,13 @@
-"""Media through the running local cloud: a presigned POST to the local S3 (moto's, on
-loopback), the attachment checked by the send function, the download's 302 to a presigned GET.
-
-moto's S3 does not enforce a POST policy (content-length-range, Content-Type, expiry): a file
-bigger than declared is stored, and refused when a message names it (its size is not the
-declared one), so nothing is stored for the message."""
+"""Media through the running local cloud: a presigned POST to the local cloud's S3 endpoint
+(`/s3`, which checks the POST policy as S3 does and forwards to moto), the attachment checked
+by the send function, the download's 302 to a presigned GET."""
 
 from __future__ import annotations
 
 import aiohttp
+import boto3
 import pytest
+from botocore.config import Config
 
 from localcloud.testing import RunningLocalCloud
 from tests.integration.chat_client import Api
@@ -47,7 +46,7 @@ def test_upload_attach_and_download_through_the_local_s3(cloud: RunningLocalClou
                 "POST", f"/rooms/{room_id}/uploads", {**declared, "size": len(PDF)}, alice_token
             )
             assert status == 201, body
-            assert body["url"].startswith("http://127.0.0.1:")  # the browser reaches it
+            assert body["url"] == f"{cloud.base_url}/s3/chat-local-media"  # loopback
             # The bucket answers the site's origin (CORS preflight of the browser's POST).
             async with session.options(
                 body["url"],
@@ -80,7 +79,7 @@ def test_upload_attach_and_download_through_the_local_s3(cloud: RunningLocalClou
             ) as response:
                 assert response.status == 302
                 location = response.headers["Location"]
-            assert location.startswith("http://127.0.0.1:")
+            assert location.startswith(f"{cloud.base_url}/s3/chat-local-media/rooms/")
             async with session.get(location) as download:
                 assert download.status == 200
                 assert await download.read() == PDF
@@ -94,12 +93,20 @@ def test_upload_attach_and_download_through_the_local_s3(cloud: RunningLocalClou
             )
             assert status == 403
 
-            # Bigger than declared: the emulator stores it; the send function refuses it.
+            # Bigger than declared, or of another type: refused by the POST policy (403), as on
+            # S3; nothing is stored, so attaching it is refused as never uploaded.
             status, big = await api.call(
                 "POST", f"/rooms/{room_id}/uploads", {**declared, "size": 10}, alice_token
             )
             assert status == 201
-            await post_file(session, big, PDF, "application/pdf", cloud.base_url)
+            assert await post_file(session, big, PDF, "application/pdf", cloud.base_url) == 403
+            fields = {**big["fields"], "Content-Type": "text/html"}
+            assert (
+                await post_file(
+                    session, {**big, "fields": fields}, PDF[:10], "text/html", cloud.base_url
+                )
+                == 403
+            )
             await alice.send(
                 {
                     "action": "sendMessage",
@@ -117,5 +124,40 @@ def test_upload_attach_and_download_through_the_local_s3(cloud: RunningLocalClou
             assert len(page["messages"]) == 1
             for socket in (alice, bob, carol):
                 await socket.close()
+
+    run(scenario())
+
+
+def test_an_expired_upload_form_is_refused_like_s3_refuses_it(cloud: RunningLocalCloud) -> None:
+    """A form signed as the REST function signs it, but whose policy expired a minute ago (the
+    real one lasts 5 minutes; no test waits that long): 403 AccessDenied, nothing stored."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"{cloud.base_url}/s3",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    key = "rooms/nowhere/" + "0" * 32
+    post = s3.generate_presigned_post(
+        Bucket="chat-local-media",
+        Key=key,
+        Fields={"Content-Type": "image/png"},
+        Conditions=[["content-length-range", 3, 3], {"Content-Type": "image/png"}],
+        ExpiresIn=-60,
+    )
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            form = aiohttp.FormData()
+            for name, value in post["fields"].items():
+                form.add_field(name, value)
+            form.add_field("file", b"abc", filename="a.png", content_type="image/png")
+            async with session.post(post["url"], data=form) as response:
+                assert response.status == 403
+                assert "Policy expired" in await response.text()
+            async with session.get(f"{cloud.base_url}/s3/chat-local-media/{key}") as response:
+                assert response.status == 404
 
     run(scenario())
