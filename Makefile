@@ -20,12 +20,16 @@ $(STAMP): pyproject.toml
 	touch $@
 
 ## make dev: the whole chat on this machine (local cloud + browser client), Ctrl-C stops it.
+## ARGS go to python -m localcloud, e.g. ARGS='--var rate_limits_enabled=false' (no abuse limits).
 dev: $(STAMP)
-	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT) --var identity_provider=$(IDENTITY)
+	$(BIN)/python -m localcloud --host $(HOST) --port $(PORT) --var identity_provider=$(IDENTITY) $(ARGS)
 
 ## make test: every test tier. Installs what the tiers need (Chromium, shellcheck, checkov).
+## One worker per core (pytest-xdist), each test file whole on one worker: the files share a
+## local cloud, a browser or a deployment per file, and most of their time is spent waiting.
+TEST_WORKERS ?= auto
 test: $(STAMP) setup-e2e setup-infra
-	$(PYTEST) tests
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile tests
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
@@ -63,7 +67,7 @@ types: $(STAMP)
 ## make check: the one quality gate: lint, types and every test.
 check: lint types test
 
-## make bench: benchmark scripts; prints figures and writes bench/results.md.
+## make bench: benchmark scripts; prints figures, writes bench/results.md and docs/img/*.png.
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 

@@ -75,15 +75,20 @@ class Meter:
             self.rru += max(1, math.ceil(read / 4096)) * 0.5
 
 
-def measure(room_size: int) -> dict[str, Any]:
+def measure(room_size: int, batched: int = 0) -> dict[str, Any]:
+    """One message's calls and durations; with `batched`, also what `batched` messages in one
+    stream batch cost in API Gateway messages when every connection asked for `?batch=1`."""
     import os
 
     import boto3
     from moto import mock_aws
 
     from chat import keys
+    from chat.config import LimitSettings
+    from chat.limits import Limiter
     from chat.models import OpenConnection
-    from chat.store import connection_item
+    from chat.notifier import encode_frame
+    from chat.store import LimitsStore, connection_item
     from tests.unit.harness import _CLIENTS as harness_clients
     from tests.unit.harness import Harness
     from tests.unit.schema import table_definitions
@@ -95,6 +100,10 @@ def measure(room_size: int) -> dict[str, Any]:
             "ROOMS_TABLE": "test-rooms",
             "CONNECTIONS_TABLE": "test-connections",
             "MESSAGES_TABLE": "test-messages",
+            "LIMITS_TABLE": "test-limits",
+            # Setting up a room of 100 signs up 100 users from one address: the limits go on
+            # for the measured send only (below).
+            "RATE_LIMITS_ENABLED": "false",
             "WS_MANAGEMENT_ENDPOINT": "https://wsapi12345.execute-api.us-east-1.amazonaws.com/v1",
         }
     )
@@ -112,7 +121,8 @@ def measure(room_size: int) -> dict[str, Any]:
         harness_clients.clear()
         chat = Harness()
         names = [f"user{i:03d}" for i in range(room_size)]
-        conns = {n: chat.connect(chat.signup_and_login(n)) for n in names}
+        tokens = {n: chat.signup_and_login(n) for n in names}
+        conns = {n: chat.connect(tokens[n]) for n in names}
         room = chat.send(conns[names[0]], names[0], {"action": "createRoom", "name": "bench"})[
             "room"
         ]["roomId"]  # type: ignore[index]
@@ -122,6 +132,10 @@ def measure(room_size: int) -> dict[str, Any]:
                 conns[names[0]], names[0], {"action": "approveJoin", "roomId": room, "username": n}
             )
         chat.pump()
+        # sendMessage with the deployed default limits: its per-user bucket is one UpdateItem.
+        chat.modules["send_message"].limits = Limiter(
+            LimitsStore(chat.dynamodb.Table("test-limits")), LimitSettings(), time.time
+        )
         meter.reset()
         try:
             started = time.perf_counter()
@@ -132,6 +146,10 @@ def measure(room_size: int) -> dict[str, Any]:
             )
             send_ms = (time.perf_counter() - started) * 1000
             send = (dict(meter.requests), meter.wru, meter.rru)
+            # The 100-message batch below is a load, not a user: the limits go off again.
+            chat.modules["send_message"].limits = Limiter(
+                None, LimitSettings(enabled=False), time.time
+            )
             meter.reset()
             event = chat.stream_event()
             started = time.perf_counter()
@@ -143,6 +161,7 @@ def measure(room_size: int) -> dict[str, Any]:
                 1 for n in names for f in chat.frames(conns[n]) if f.get("type") == "message"
             )
             assert delivered == room_size, delivered
+            billed = _batched_billing(chat, tokens, conns, room, batched, encode_frame)
 
             # The tutorial design: Scan the whole connections table for every message. Its cost
             # grows with every connection in the system; here, 1,000 of them.
@@ -173,12 +192,43 @@ def measure(room_size: int) -> dict[str, Any]:
         "send_ms": send_ms,
         "fan_ms": fan_ms,
         "scan_rru": scan_rru,
+        "batched": batched,
+        "batched_billed": billed,
     }
 
 
-def dollars_per_million(m: dict[str, Any], per_batch: int) -> dict[str, float]:
-    """$ per million messages; the stream processor's cost is shared by `per_batch` messages."""
-    n = m["size"]
+def _batched_billing(
+    chat: Any, tokens: dict[str, str], conns: dict[str, str], room: str, count: int, encode: Any
+) -> int:
+    """API Gateway messages (32 KB units) the fan-out of `count` messages in one stream batch
+    posts when every member's connection asked for `?batch=1` (0 when `count` is 0)."""
+    if not count:
+        return 0
+    names = list(conns)
+    batching = {n: chat.connect(tokens[n], batch="1") for n in names}
+    for name, connection in conns.items():
+        chat.disconnect(connection, name)
+    for i in range(count):
+        sender = names[i % len(names)]
+        chat.send(
+            batching[sender], sender, {"action": "sendMessage", "roomId": room, "text": "x" * 100}
+        )
+    assert chat.pump() == {"batchItemFailures": []}
+    billed = received = 0
+    for c in batching.values():
+        for frame in chat.frames(c):
+            billed += math.ceil(len(encode(frame)) / 32768)
+            received += len(frame["items"]) if frame["type"] == "messageBatch" else 1
+    assert received == count * len(names), received
+    return billed
+
+
+def dollars_per_million(
+    m: dict[str, Any], per_batch: int, deliveries: float | None = None
+) -> dict[str, float]:
+    """$ per million messages; the stream processor's cost is shared by `per_batch` messages.
+    `deliveries`: API Gateway messages posted per message sent (default: one per member)."""
+    n = m["size"] if deliveries is None else deliveries
     wru = m["send"][1] + m["fan"][1]
     rru = m["send"][2] + m["fan"][2] / per_batch
     dynamo = wru * PRICES["dynamodb_wru"] + rru * PRICES["dynamodb_rru"]
@@ -201,13 +251,14 @@ def dollars_per_million(m: dict[str, Any], per_batch: int) -> dict[str, float]:
 def run(sizes: list[int]) -> str:
     measured = []
     for size in sizes:
-        m = measure(size)
+        m = measure(size, batched=100)
         measured.append(m)
         print(f"  room of {size}: send {m['send'][0]}, fan-out {m['fan'][0]}", flush=True)
     rows = []
     for m in measured:
         one = dollars_per_million(m, 1)
         full = dollars_per_million(m, 100)
+        batched = dollars_per_million(m, 100, m["batched_billed"] / m["batched"])
         tutorial_rru = m["scan_rru"] * PRICES["dynamodb_rru"] * 1e6
         rows.append(
             [
@@ -219,6 +270,7 @@ def run(sizes: list[int]) -> str:
                 1 + m["size"],
                 f"{one['dynamodb']:.2f} / {one['lambda']:.2f} / {one['apigw']:.2f} = **{one['total']:.2f}**",
                 f"{full['total']:.2f}",
+                f"{m['batched_billed'] / m['batched']:g} / **{batched['total']:.2f}**",
                 f"{m['scan_rru']:g} RRU = +${tutorial_rru:.2f}",
             ]
         )
@@ -231,6 +283,7 @@ def run(sizes: list[int]) -> str:
         "API Gateway messages",
         "$ per million messages, 1 message per batch (DynamoDB / Lambda / API GW = total)",
         "$ per million, 100 per batch",
+        "100 per batch, clients with ?batch=1: API GW messages posted per message / $ per million",
         "tutorial Scan of 1,000 connections, extra per million",
     ]
     prices = ", ".join(

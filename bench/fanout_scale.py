@@ -7,6 +7,7 @@ Beside it, in the same run, the design most tutorials use: Scan the whole connec
 post to each connection in turn.
 
     python bench/fanout_scale.py [--delay-ms 20] [--sizes 10,100,1000,5000] [--concurrency 32]
+        [--profile FILE]   # py-spy (--gil) on this process during our fan-out of each size
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection as PipeEnd
+from pathlib import Path
 
 from botocore.config import Config
 
@@ -55,13 +58,28 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def process_cpu(pid: int | None) -> float:
+    """User and system CPU seconds of a process, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve_stand_in(report: PipeEnd, delay: float) -> None:
     server = StandIn(0, delay)  # a port the OS picks, reported back: no race for it
     report.send(server.server_address[1])
     server.serve_forever()
 
 
-def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
+def run(
+    sizes: list[int],
+    delay_ms: float,
+    concurrency: int,
+    profile: Path | None = None,
+    tutorial_too: bool = True,
+) -> str:
     import boto3
 
     with moto_dynamodb() as endpoint:
@@ -118,15 +136,32 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
             assert len(stores.connections.of_room(room)) == size
             query = time.perf_counter() - started
             fanout = FanOut(stores.connections, poster, executor, DeliveryLog())
-            started = time.perf_counter()
+            profiler = None
+            if profile is not None:
+                from bench.local_e2e import start_profiler
+
+                profiler = start_profiler(os.getpid(), profile.with_suffix(f".{size}.txt"))
+                time.sleep(1)  # py-spy attaches
+            started, cpu = time.perf_counter(), time.process_time()
+            stand_in_cpu = process_cpu(stand_in.pid)
             report = fanout.deliver([StreamRecord("1", message)])
             ours = time.perf_counter() - started
+            # This process's CPU (all threads) per post, the Query's client side included.
+            cpu_per_post = (time.process_time() - cpu) / size
+            # The stand-in's own CPU per post: on 2 cores it competes with ours.
+            stand_in_per_post = (process_cpu(stand_in.pid) - stand_in_cpu) / size
+            if profiler is not None and profile is not None:
+                from bench.local_e2e import summarise_profile
+
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
+                print(summarise_profile(profile.with_suffix(f".{size}.txt")), flush=True)
             assert report.posts == size and not report.failed_sequence_numbers, report
 
             # The tutorial design: Scan every connection in the table, post one after another.
             started = time.perf_counter()
             scanned, kwargs = 0, {}
-            while True:
+            while tutorial_too:
                 page = scan_table.scan(**kwargs)
                 for item in page["Items"]:
                     if item["pk"] == keys.room_pk(room):
@@ -135,7 +170,7 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            tutorial = time.perf_counter() - started
+            tutorial = time.perf_counter() - started if tutorial_too else float("nan")
             rows.append(
                 [
                     size,
@@ -143,7 +178,8 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
                     f"{size / ours:,.0f}",
                     f"{100 * size / ours / limit:.0f}%",
                     f"{query:.2f}",
-                    f"{size / max(1e-9, ours - query):,.0f}",
+                    f"{cpu_per_post * 1e6:,.0f}",
+                    f"{stand_in_per_post * 1e6:,.0f}",
                     f"{tutorial:.2f}",
                     f"{size / tutorial:,.0f}",
                     f"{tutorial / ours:.1f}x",
@@ -162,8 +198,9 @@ def run(sizes: list[int], delay_ms: float, concurrency: int) -> str:
         "ours: wall s",
         "ours: posts/s",
         f"ours: share of the limit ({concurrency} / {delay_ms:g} ms = {limit:,.0f}/s)",
-        "of which the room's Query (alone) s",
-        "ours: posts/s without the Query",
+        "the room's Query alone s (overlapped with posting, by pages of 1,000)",
+        "ours: CPU µs per post",
+        "stand-in: CPU µs per post",
         "tutorial: wall s",
         "tutorial: posts/s",
         "speed-up",
@@ -182,8 +219,11 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--sizes", default="10,100,1000,5000")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--profile", type=Path, help="py-spy --gil samples into FILE.<size>.txt")
+    parser.add_argument("--no-tutorial", action="store_true", help="only our fan-out")
     args = parser.parse_args()
-    print(run([int(s) for s in args.sizes.split(",")], args.delay_ms, args.concurrency))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(run(sizes, args.delay_ms, args.concurrency, args.profile, not args.no_tutorial))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import aiohttp
 
 from bench.common import table
 from localcloud.testing import running_local_cloud
-from tests.integration.chat_client import Api, Socket
+from tests.integration.chat_client import Api, Socket, unbatched
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:
@@ -93,11 +93,14 @@ async def scenario(
     count: int,
     pid: int,
     profile: Path | None = None,
+    batch: bool = False,
 ) -> list[object]:
     async with aiohttp.ClientSession() as session:
         api = Api(session, rest_url)
         accounts = await asyncio.gather(*(api.account() for _ in range(clients)))
-        sockets = [await Socket.open(api, token, name, ws_url) for name, token in accounts]
+        sockets = [
+            await Socket.open(api, token, name, ws_url, batch=batch) for name, token in accounts
+        ]
         admin = sockets[0]
         room = (await admin.request({"action": "createRoom", "name": "bench"}))["room"]["roomId"]
         for sock in sockets[1:]:
@@ -146,7 +149,7 @@ async def scenario(
         latencies, delivered, duplicates = [], 0, 0
         for sock in sockets:
             seen: set[str] = set()
-            for frame in sock.frames:
+            for frame in (f for batched in sock.frames for f in unbatched(batched)):
                 if frame.get("type") != "message":
                     continue
                 message = frame["message"]
@@ -189,9 +192,15 @@ def run(
     lambda_env: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
     profile: Path | None = None,
+    batch: bool = False,
 ) -> str:
     rows = []
-    with running_local_cloud(lambda_env=lambda_env, extra_args=extra_args or []) as cloud:
+    # A load test: the abuse limits (one user's 5 messages per second) are off.
+    with running_local_cloud(
+        lambda_env=lambda_env,
+        extra_args=extra_args or [],
+        variables={"rate_limits_enabled": "false"},
+    ) as cloud:
         for clients in client_counts:
             row = asyncio.run(
                 asyncio.wait_for(
@@ -203,6 +212,7 @@ def run(
                         count,
                         cloud.process.pid,
                         profile,
+                        batch,
                     ),
                     300,
                 )
@@ -224,7 +234,9 @@ def run(
     ]
     return (
         "One room of the local cloud (`python -m localcloud`, moto DynamoDB), one WebSocket "
-        "connection per client, senders in turn; latency from send to receipt at every client.\n\n"
+        "connection per client, senders in turn; latency from send to receipt at every client"
+        + (" (clients connect with `batch=1`, as the browser client does)" if batch else "")
+        + ".\n\n"
         + table(headers, rows)
     )
 
@@ -255,6 +267,11 @@ def main() -> None:
         help="sample the local cloud with py-spy (--gil) during each send phase into FILE "
         "(raw stacks) and print where its CPU went",
     )
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="clients connect with `batch=1` and take messageBatch frames (the browser does)",
+    )
     args = parser.parse_args()
     lambda_env = {}
     for item in args.lambda_env:
@@ -263,7 +280,17 @@ def main() -> None:
             parser.error(f"--lambda-env wants NAME=VALUE, got {item!r}")
         lambda_env[name] = value
     counts = [int(c) for c in args.clients.split(",")]
-    print(run(counts, args.rate, args.messages, lambda_env, args.localcloud_arg, args.profile))
+    print(
+        run(
+            counts,
+            args.rate,
+            args.messages,
+            lambda_env,
+            args.localcloud_arg,
+            args.profile,
+            args.batch,
+        )
+    )
 
 
 if __name__ == "__main__":

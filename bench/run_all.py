@@ -13,7 +13,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import cold_start, cost, fanout_scale, frontend_render, local_e2e, search  # noqa: E402
+from bench import (  # noqa: E402
+    cold_start,
+    cost,
+    fanout_chunks,
+    fanout_scale,
+    frontend_render,
+    local_e2e,
+    plots,
+    search,
+)
 from bench.common import REPO, machine  # noqa: E402
 
 
@@ -30,8 +39,12 @@ def main() -> None:
         ("2. Cost per message", lambda: cost.run([2, 10] if args.quick else [2, 10, 100])),
         (
             "3. Local end-to-end",
+            # The clients ask for messageBatch frames, as the browser client does.
             lambda: local_e2e.run(
-                [10] if args.quick else [10, 50, 100], 20.0, 40 if args.quick else 100
+                [10] if args.quick else [10, 50, 100],
+                20.0,
+                40 if args.quick else 100,
+                batch=True,
             ),
         ),
         ("4. Cold-start proxies", cold_start.run),
@@ -42,6 +55,10 @@ def main() -> None:
         (
             "6. Search reads",
             lambda: search.run([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]),
+        ),
+        (
+            "7. Fan-out workers for large rooms",
+            lambda: fanout_chunks.run([10_000] if args.quick else [10_000, 100_000], 20.0, 32)[0],
         ),
     ]
     started = time.monotonic()
@@ -60,6 +77,9 @@ def main() -> None:
     if not args.quick:
         (REPO / "bench" / "results.md").write_text(header + "\n" + "\n".join(sections))
         print("wrote bench/results.md")
+        # The charts are drawn from what was just written (bench/plots.py redraws them alone).
+        for path in plots.draw(REPO / "bench" / "results.md", REPO / "docs" / "img"):
+            print(f"wrote {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

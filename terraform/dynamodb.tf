@@ -138,3 +138,32 @@ resource "aws_dynamodb_table" "messages" {
 
   # checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key (aws/dynamodb); a customer managed key adds $1/month per key and a key policy to maintain, for no change in who can read the table (IAM decides that).
 }
+
+# Abuse limits (docs/protocol.md, "Limits"): one small item per limited key (RATE#<what>#<who>),
+# changed by one conditional UpdateItem and swept by TTL. A table of its own rather than items
+# in the users table, so that IAM grants UpdateItem on it alone, to the functions that limit.
+resource "aws_dynamodb_table" "limits" {
+  name         = "${local.name}-limits"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+
+  # checkov:skip=CKV_AWS_28:No point-in-time recovery: the items are counters that expire within the hour; restoring them would restore nothing anyone needs.
+  # checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key (aws/dynamodb); a customer managed key adds $1/month per key and a key policy to maintain, for no change in who can read the table (IAM decides that).
+}

@@ -13,8 +13,10 @@ locals {
     connections     = aws_dynamodb_table.connections.arn
     messages        = aws_dynamodb_table.messages.arn
     messages_stream = "${aws_dynamodb_table.messages.arn}/stream/*"
+    limits          = aws_dynamodb_table.limits.arn
     stream_dlq      = aws_sqs_queue.stream_dlq.arn
     room_purge      = aws_sqs_queue.job["room_purge"].arn
+    fanout          = aws_sqs_queue.job["fanout"].arn
     signing_key     = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.jwt_secret_parameter_name}"
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
     user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
@@ -49,6 +51,9 @@ locals {
       ]
       # history pages; GET /rooms' unread counts and newest message; search pages
       messages = ["dynamodb:Query"]
+      # login failures (BatchGetItem before the password check, UpdateItem per failure),
+      # sign-ups per source (UpdateItem)
+      limits = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
       # the JWT signing key, read once per container
       signing_key = ["ssm:GetParameter"]
       # roomAdded to the other user of a new direct room
@@ -95,6 +100,8 @@ locals {
       ]
       # getMessages; markRead checks the message exists
       messages = ["dynamodb:Query", "dynamodb:GetItem"]
+      # joinRoom's cool-down after a rejection: read by joinRoom, set by rejectJoin
+      limits = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
       # deleteRoom asks for the purge job
       room_purge = ["sqs:SendMessage"]
       # joinRequest, joinApproved, joinRejected, memberJoined, roomAdded, memberLeft,
@@ -110,6 +117,8 @@ locals {
       # typing: the once-per-2-seconds claim (conditional PutItem of a TYPING# item), the room's
       # connections (Query), gone connections removed (GetItem, BatchWriteItem)
       connections = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+      # the per-user message bucket: one conditional UpdateItem (two inside a burst)
+      limits = ["dynamodb:UpdateItem"]
       # sendMessage is a one-way route: an `error` frame goes back to the sender's connection
       connections_api = ["execute-api:ManageConnections"]
     }
@@ -127,6 +136,16 @@ locals {
       ]
       # records that exhaust their retries: the mapping's on-failure destination
       stream_dlq = ["sqs:SendMessage"]
+      # rooms past var.fanout_chunk_threshold: their chunks go to the fan-out workers
+      fanout = ["sqs:SendMessage"]
+      # message frames
+      connections_api = ["execute-api:ManageConnections"]
+    }
+    fanout_worker = {
+      # 410 Gone removes a connection (GetItem, then its items in one batch)
+      connections = ["dynamodb:GetItem", "dynamodb:BatchWriteItem"]
+      # the event source mapping reads the queue with the function's role
+      fanout = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
       # message frames
       connections_api = ["execute-api:ManageConnections"]
     }

@@ -53,6 +53,12 @@ locals {
       memory_size = 512
       timeout     = 60
     }
+    fanout_worker = {
+      handler     = "chat.handlers.fanout_worker.lambda_handler"
+      description = "Fan-out queue consumer: posts a large room's chunk of connections their frames"
+      memory_size = 512
+      timeout     = 60
+    }
     room_purge = {
       handler     = "chat.handlers.room_purge.lambda_handler"
       description = "Room-purge queue consumer: deletes a deleted room's messages and items"
@@ -104,6 +110,17 @@ locals {
       # Longer than the function's timeout, as SQS event sources require.
       visibility_timeout_seconds = 120
       max_receive_count          = 5
+      fifo                       = false
+    }
+    # Rooms past var.fanout_chunk_threshold connections: the stream processor sends chunks of
+    # connections here, one FIFO message group per (room, hash bucket of the connection id), so
+    # each connection's frames keep their order across stream batches.
+    fanout = {
+      function                   = "fanout_worker"
+      batch_size                 = 1
+      visibility_timeout_seconds = 120
+      max_receive_count          = 5
+      fifo                       = true
     }
   }
 
@@ -140,6 +157,10 @@ locals {
     COGNITO_CLIENT_ID    = local.cognito ? aws_cognito_user_pool_client.api[0].id : ""
     COGNITO_ISSUER       = local.cognito_issuer
     ROOM_PURGE_QUEUE_URL = aws_sqs_queue.job["room_purge"].url
+    FANOUT_QUEUE_URL     = aws_sqs_queue.job["fanout"].url
+    # Rooms of more connections than this are fanned out by the fan-out workers.
+    FANOUT_CHUNK_THRESHOLD = tostring(var.fanout_chunk_threshold)
+    FANOUT_BUCKETS         = "64"
     # A deleted room's tombstone outlives its purge by this long, so a send racing the
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"
@@ -147,6 +168,17 @@ locals {
     MEDIA_BUCKET        = aws_s3_bucket.media.bucket
     MEDIA_MAX_BYTES     = tostring(var.media_max_bytes)
     MEDIA_CONTENT_TYPES = join(",", var.media_content_types)
+
+    # Abuse limits (terraform/variables.tf, rate_limit*): the limits table and each limit.
+    LIMITS_TABLE                         = aws_dynamodb_table.limits.name
+    RATE_LIMITS_ENABLED                  = tostring(var.rate_limits_enabled)
+    RATE_LIMIT_MESSAGES_PER_SECOND       = tostring(var.rate_limit_messages_per_second)
+    RATE_LIMIT_MESSAGES_BURST            = tostring(var.rate_limit_messages_burst)
+    RATE_LIMIT_LOGIN_FAILURES_PER_SOURCE = tostring(var.rate_limit_login_failures_per_source)
+    RATE_LIMIT_LOGIN_FAILURES_PER_USER   = tostring(var.rate_limit_login_failures_per_user)
+    RATE_LIMIT_LOGIN_WINDOW_SECONDS      = tostring(var.rate_limit_login_window_seconds)
+    RATE_LIMIT_SIGNUPS_PER_HOUR          = tostring(var.rate_limit_signups_per_hour)
+    RATE_LIMIT_JOIN_COOLDOWN_SECONDS     = tostring(var.rate_limit_join_cooldown_seconds)
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).

@@ -1,23 +1,26 @@
-# Background jobs through SQS: local.queue_mappings names each queue and its consumer. Today one:
+# Background jobs through SQS: local.queue_mappings names each queue and its consumer:
 # room_purge, which deletes a deleted room's messages, memberships and index items in bounded
-# runs (lambda/chat/purge.py). A run that fails or times out becomes visible again and resumes;
+# runs (lambda/chat/purge.py), and fanout (FIFO), a large room's chunks of connections
+# (lambda/chat/fanout.py, Chunking). A run that fails or times out becomes visible again and resumes;
 # after max_receive_count attempts the request lands in the job's dead-letter queue.
 
 resource "aws_sqs_queue" "job_dlq" {
   for_each = local.queue_mappings
 
-  name                      = "${local.name}-${replace(each.key, "_", "-")}-dlq"
+  name                      = "${local.name}-${replace(each.key, "_", "-")}-dlq${each.value.fifo ? ".fifo" : ""}"
+  fifo_queue                = each.value.fifo
   message_retention_seconds = 1209600 # 14 days: time to look and re-drive
   sqs_managed_sse_enabled   = true
   tags                      = local.tags
 
-  # checkov:skip=CKV_AWS_27:Encrypted with SQS-managed keys (SSE-SQS); the messages hold a room id, no user content.
+  # checkov:skip=CKV_AWS_27:Encrypted with SQS-managed keys (SSE-SQS); purge requests hold a room id, fan-out chunks the frames API Gateway receives anyway, for at most the retention.
 }
 
 resource "aws_sqs_queue" "job" {
   for_each = local.queue_mappings
 
-  name                       = "${local.name}-${replace(each.key, "_", "-")}"
+  name                       = "${local.name}-${replace(each.key, "_", "-")}${each.value.fifo ? ".fifo" : ""}"
+  fifo_queue                 = each.value.fifo
   visibility_timeout_seconds = each.value.visibility_timeout_seconds
   message_retention_seconds  = 345600 # 4 days
   sqs_managed_sse_enabled    = true
@@ -28,7 +31,7 @@ resource "aws_sqs_queue" "job" {
     maxReceiveCount     = each.value.max_receive_count
   })
 
-  # checkov:skip=CKV_AWS_27:Encrypted with SQS-managed keys (SSE-SQS); the messages hold a room id, no user content.
+  # checkov:skip=CKV_AWS_27:Encrypted with SQS-managed keys (SSE-SQS); purge requests hold a room id, fan-out chunks the frames API Gateway receives anyway, for at most the retention.
 }
 
 resource "aws_lambda_event_source_mapping" "job" {

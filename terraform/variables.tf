@@ -284,3 +284,92 @@ variable "media_cors_origin" {
   type        = string
   default     = ""
 }
+
+variable "fanout_chunk_threshold" {
+  description = "Rooms with more WebSocket connections than this are fanned out by the fanout_worker function (SQS FIFO chunks) instead of the stream processor alone; 0 turns chunking off."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.fanout_chunk_threshold >= 0 && floor(var.fanout_chunk_threshold) == var.fanout_chunk_threshold
+    error_message = "fanout_chunk_threshold must be a whole number, 0 or more."
+  }
+}
+
+# -- abuse limits (docs/protocol.md, "Limits"); held in the limits table -----------------------
+
+variable "rate_limits_enabled" {
+  description = "Apply the per-user and per-source abuse limits below. Off only for load tests and benchmarks."
+  type        = bool
+  default     = true
+}
+
+variable "rate_limit_messages_per_second" {
+  description = "sendMessage, editMessage and react: sustained writes per second per user."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.rate_limit_messages_per_second >= 1 && floor(var.rate_limit_messages_per_second) == var.rate_limit_messages_per_second
+    error_message = "rate_limit_messages_per_second must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_messages_burst" {
+  description = "sendMessage, editMessage and react: writes a user may make at once before the per-second rate applies."
+  type        = number
+  default     = 20
+  validation {
+    condition     = var.rate_limit_messages_burst >= 1 && floor(var.rate_limit_messages_burst) == var.rate_limit_messages_burst
+    error_message = "rate_limit_messages_burst must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_login_failures_per_source" {
+  description = "Failed logins for one username from one source IP within the login window before that pair gets 429."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.rate_limit_login_failures_per_source >= 1 && floor(var.rate_limit_login_failures_per_source) == var.rate_limit_login_failures_per_source
+    error_message = "rate_limit_login_failures_per_source must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_login_failures_per_user" {
+  description = "Failed logins for one username from any sources within the login window before every source gets 429."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.rate_limit_login_failures_per_user >= 1 && floor(var.rate_limit_login_failures_per_user) == var.rate_limit_login_failures_per_user
+    error_message = "rate_limit_login_failures_per_user must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_login_window_seconds" {
+  description = "The window in which failed logins are counted, in seconds."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.rate_limit_login_window_seconds >= 1 && floor(var.rate_limit_login_window_seconds) == var.rate_limit_login_window_seconds
+    error_message = "rate_limit_login_window_seconds must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_signups_per_hour" {
+  description = "Sign-ups per source IP per hour."
+  type        = number
+  default     = 20
+  validation {
+    condition     = var.rate_limit_signups_per_hour >= 1 && floor(var.rate_limit_signups_per_hour) == var.rate_limit_signups_per_hour
+    error_message = "rate_limit_signups_per_hour must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_join_cooldown_seconds" {
+  description = "After a rejected join request, the same user's next request to that room within this many seconds is rate_limited."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.rate_limit_join_cooldown_seconds >= 1 && floor(var.rate_limit_join_cooldown_seconds) == var.rate_limit_join_cooldown_seconds
+    error_message = "rate_limit_join_cooldown_seconds must be a whole number of at least 1."
+  }
+}

@@ -95,11 +95,32 @@ export function createActions({ store, config }) {
 
   // One-way: shown at once as pending, settled by the stored message (matched by
   // clientMessageId), failed by an error with its requestId or by SEND_TIMEOUT_MS of silence.
+  // One send per room is in flight at a time, the rest wait in order: the server gives a
+  // message its id (its place in the room) when it stores it, and two sends in flight at once
+  // run as two concurrent invocations that may store them either way round.
   function sendMessage(roomId, text, clientMessageId = crypto.randomUUID()) {
+    if (!socket || !socket.isOpen()) {
+      throw new ActionError("offline", "You are offline. Your message was not sent; it is still in the box.");
+    }
+    store.addPending(roomId, { clientMessageId, text, requestId: null, status: "queued" });
+    sendNext(roomId);
+    return clientMessageId;
+  }
+
+  // Sends the room's oldest waiting message, unless one is already in flight.
+  function sendNext(roomId) {
+    const waiting = [...(store.room(roomId)?.pending.values() || [])];
+    if (waiting.some((p) => p.status === "sending")) return;
+    const next = waiting.find((p) => p.status === "queued");
+    if (!next) return;
+    const { clientMessageId, text } = next;
     const requestId = socket ? socket.send({ action: "sendMessage", roomId, text, clientMessageId }) : null;
-    if (!requestId) throw new ActionError("offline", "You are offline. Your message was not sent; it is still in the box.");
+    if (!requestId) {
+      store.updatePending(roomId, clientMessageId, { status: "failed", error: "Not sent: you were offline." });
+      return sendNext(roomId);
+    }
     sends.set(requestId, { roomId, clientMessageId });
-    store.addPending(roomId, { clientMessageId, text, requestId, status: "sending" });
+    store.updatePending(roomId, clientMessageId, { requestId, status: "sending" });
     setTimeout(() => {
       sends.delete(requestId);
       const pending = store.room(roomId)?.pending.get(clientMessageId);
@@ -107,12 +128,14 @@ export function createActions({ store, config }) {
         store.updatePending(roomId, clientMessageId, { status: "failed", error: "Not sent: no answer from the server." });
       }
     }, SEND_TIMEOUT_MS);
-    return clientMessageId;
   }
 
+  // A send settled (stored, failed or discarded): the next one in that room may go.
+  store.subscribe("pending", ({ roomId }) => sendNext(roomId));
+
   function retrySend(roomId, clientMessageId) {
-    const pending = store.room(roomId)?.pending.get(clientMessageId);
-    if (pending) sendMessage(roomId, pending.text, clientMessageId);
+    if (!store.room(roomId)?.pending.get(clientMessageId)) return;
+    store.updatePending(roomId, clientMessageId, { status: "queued", error: "", requestId: null });
   }
 
   async function refreshRooms() {
@@ -230,6 +253,9 @@ export function createActions({ store, config }) {
         break;
       case "messageUpdated":
         store.updateMessage(frame.message);
+        break;
+      case "messageBatch": // several `message` / `messageUpdated` frames of a room, in order
+        for (const item of frame.items) onFrame(item);
         break;
       case "typing":
         store.setTyping(frame.roomId, frame.username, Date.now() + TYPING_SHOWN_MS);

@@ -69,7 +69,8 @@ export class ChatSocket extends EventTarget {
       return;
     }
     if (this.stopped) return;
-    const ws = new WebSocket(`${this.url}?ticket=${encodeURIComponent(ticket)}`);
+    // batch=1: this client takes `messageBatch` frames (actions.js unwraps them).
+    const ws = new WebSocket(`${this.url}?ticket=${encodeURIComponent(ticket)}&batch=1`);
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
@@ -111,6 +112,10 @@ export class ChatSocket extends EventTarget {
     const wait = delayMs ?? ceiling / 2 + Math.random() * (ceiling / 2);
     this.attempt += 1;
     this.timers.push(setTimeout(() => this.connect(), wait));
+  }
+
+  isOpen() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
   }
 
   // Sends a frame; returns its requestId, or null when not connected.

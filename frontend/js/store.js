@@ -136,16 +136,16 @@ export function createStore() {
       while (index > 0 && room.ids[index - 1] > message.messageId) index--;
       room.ids.splice(index, 0, message.messageId);
       if (live && room.typing.delete(message.username)) emit("typing", { roomId: room.roomId });
-      // Our own unsent copy is settled by the stored one.
-      if (message.clientMessageId && room.pending.delete(message.clientMessageId)) {
-        emit("pending", { roomId: room.roomId, clientMessageId: message.clientMessageId });
-      }
       const unseen = room.roomId !== state.currentRoomId || document.hidden;
       if (live && unseen && !isMine(message)) {
         room.unread += 1;
         emit("rooms");
       }
       emit("message", { roomId: room.roomId, messageId: message.messageId, live });
+      // Our own unsent copy is settled by the stored one, once that is in place.
+      if (message.clientMessageId && room.pending.delete(message.clientMessageId)) {
+        emit("pending", { roomId: room.roomId, clientMessageId: message.clientMessageId });
+      }
       return true;
     },
 

@@ -6,6 +6,37 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+
+@dataclass(frozen=True)
+class Bucket:
+    """`rate` per `per_seconds` sustained, `burst` at once."""
+
+    rate: int
+    per_seconds: float
+    burst: int
+
+    @property
+    def interval_ms(self) -> int:
+        return max(1, int(self.per_seconds * 1000 / self.rate))
+
+    @property
+    def tolerance_ms(self) -> int:
+        # `burst` back-to-back takes are allowed: the first sets tat = now + interval, the
+        # burst-th finds tat = now + (burst - 1) * interval.
+        return (self.burst - 1) * self.interval_ms
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    enabled: bool = True
+    messages: Bucket = Bucket(5, 1, 20)
+    signup: Bucket = Bucket(20, 3600, 20)
+    login_failures_per_source: int = 5
+    login_failures_per_user: int = 100
+    login_window_seconds: int = 900
+    join_cooldown_seconds: int = 600
+
+
 IDENTITY_PROVIDERS = ("builtin", "cognito")
 DEFAULT_MEDIA_CONTENT_TYPES = (
     "image/png",
@@ -47,6 +78,43 @@ def _content_types(raw: str | None) -> tuple[str, ...]:
     return types or DEFAULT_MEDIA_CONTENT_TYPES
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigurationError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
+
+
+def _limits(env: Mapping[str, str]) -> LimitSettings:
+    """RATE_LIMITS_* (terraform/variables.tf, rate_limits_* and rate_limit_*)."""
+    return LimitSettings(
+        enabled=_bool(env, "RATE_LIMITS_ENABLED", True),
+        messages=Bucket(
+            _positive(env, "RATE_LIMIT_MESSAGES_PER_SECOND", 5),
+            1,
+            _positive(env, "RATE_LIMIT_MESSAGES_BURST", 20),
+        ),
+        signup=Bucket(
+            _positive(env, "RATE_LIMIT_SIGNUPS_PER_HOUR", 20),
+            3600,
+            _positive(env, "RATE_LIMIT_SIGNUPS_PER_HOUR", 20),
+        ),
+        login_failures_per_source=_positive(env, "RATE_LIMIT_LOGIN_FAILURES_PER_SOURCE", 5),
+        login_failures_per_user=_positive(env, "RATE_LIMIT_LOGIN_FAILURES_PER_USER", 100),
+        login_window_seconds=_positive(env, "RATE_LIMIT_LOGIN_WINDOW_SECONDS", 900),
+        join_cooldown_seconds=_positive(env, "RATE_LIMIT_JOIN_COOLDOWN_SECONDS", 600),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     users_table: str
@@ -76,6 +144,13 @@ class Settings:
     media_upload_ttl_seconds: int = 300
     media_download_ttl_seconds: int = 300
     media_endpoint_url: str | None = None
+    # Rooms of more connections than this go to the fan-out workers through this FIFO queue
+    # (0 or no queue: every room is fanned out by the stream processor itself).
+    fanout_queue_url: str | None = None
+    fanout_chunk_threshold: int = 0
+    fanout_buckets: int = 64
+    limits_table: str | None = None
+    limits: LimitSettings = LimitSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,4 +200,9 @@ class Settings:
             media_upload_ttl_seconds=max(1, _int(env, "MEDIA_UPLOAD_TTL_SECONDS", 300)),
             media_download_ttl_seconds=max(1, _int(env, "MEDIA_DOWNLOAD_TTL_SECONDS", 300)),
             media_endpoint_url=env.get("MEDIA_ENDPOINT_URL") or None,
+            fanout_queue_url=env.get("FANOUT_QUEUE_URL") or None,
+            fanout_chunk_threshold=max(0, _int(env, "FANOUT_CHUNK_THRESHOLD", 0)),
+            fanout_buckets=max(1, _int(env, "FANOUT_BUCKETS", 64)),
+            limits_table=env.get("LIMITS_TABLE") or None,
+            limits=_limits(env),
         )

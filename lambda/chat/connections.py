@@ -29,12 +29,17 @@ class ConnectionService:
         self.notifier = notifier
         self.clock = clock
 
-    def open(self, connection_id: str, username: str) -> None:
+    def open(self, connection_id: str, username: str, batches: bool = False) -> None:
         now = self.clock()
         was_online = bool(self.connections.of_user(username))
         room_ids = [m.room_id for m in self.rooms.rooms_of(username)]
         self.connections.add(
-            connection_id, username, iso_now(now), int(now) + CONNECTION_TTL_SECONDS, room_ids
+            connection_id,
+            username,
+            iso_now(now),
+            int(now) + CONNECTION_TTL_SECONDS,
+            room_ids,
+            batches=batches,
         )
         if not was_online:
             self._announce(username, room_ids, online=True)

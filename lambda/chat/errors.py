@@ -54,3 +54,12 @@ class ConflictError(ChatError):
 
 class UsernameTakenError(ConflictError):
     code = "username_taken"
+
+
+class RateLimitedError(ChatError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message or f"Slow down: try again in {retry_after} s.")
+        self.retry_after = retry_after

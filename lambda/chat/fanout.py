@@ -1,21 +1,29 @@
 """The stream processor's work: deliver each stored message to every connection in its room.
 
 For one batch of stream records: group by room and order by message id; read each room's live
-connections with one Query; post concurrently (bounded by the executor), each connection
+connections with one Query (paged: posts start on a page while the next is read); post concurrently (bounded by the executor), each connection
 receiving its room's messages in order. 410 Gone removes the connection. Other failures are
 retried a few times; records still undelivered are reported so that Lambda retries from the
 first of them (ReportBatchItemFailures). A per-container log of what was delivered keeps a
 retried batch from re-posting to connections that already got a message.
+
+A connection that asked for batches (`?batch=1`) gets a room's records of one batch in as few
+posts as fit API Gateway's 32 KB frame (a `messageBatch` of the single frames, in the same
+order); a post that fails fails its records and every later one of that room for it. Each
+record is encoded once per batch, not once per connection.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +33,9 @@ from chat.notifier import DeliveryError, GoneConnectionError, encode_frame
 from chat.store import ConnectionsStore, RoomsStore, message_from_stream_image
 
 log = logging.getLogger(__name__)
+
+# API Gateway's WebSocket frame limit, and the unit it charges messages in.
+FRAME_LIMIT_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,90 @@ class BatchReport:
     gone: int = 0
     skipped_already_delivered: int = 0
     skipped_deleted_room: int = 0
+    chunks_enqueued: int = 0
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """Rooms of more than `threshold` connections are handed to the fan-out workers: their
+    connections split into `buckets` FIFO message groups by a hash of the connection id (so a
+    connection is always in the same group, and its frames keep their order across stream
+    batches), each group's share sent as chunks of at most `connections_per_chunk`
+    connections and `record_bytes` of frames (SQS takes 256 KB a message)."""
+
+    queue: Any  # chat.jobs.FanOutQueue: send(list of (group id, deduplication id, body))
+    threshold: int
+    buckets: int = 64
+    connections_per_chunk: int = 1000
+    record_bytes: int = 100_000
+
+    def bucket(self, connection_id: str) -> int:
+        return zlib.crc32(connection_id.encode("utf-8")) % self.buckets
+
+    def messages(
+        self, frames: RoomFrames, connections: list[Connection]
+    ) -> list[tuple[str, str, str]]:
+        """(group id, deduplication id, body) of every chunk, in the order to send them."""
+        runs: list[list[int]] = []
+        size = 0
+        for index, item in enumerate(frames.items):
+            if runs and size + len(item) <= self.record_bytes:
+                runs[-1].append(index)
+                size += len(item)
+            else:
+                runs.append([index])
+                size = len(item)
+        groups: dict[int, list[Connection]] = {}
+        for connection in connections:
+            groups.setdefault(self.bucket(connection.connection_id), []).append(connection)
+        messages = []
+        for bucket, members in sorted(groups.items()):
+            group = f"{frames.room_id}#{bucket}"
+            for start in range(0, len(members), self.connections_per_chunk):
+                part = members[start : start + self.connections_per_chunk]
+                for run in runs:
+                    body = json.dumps(
+                        {
+                            "roomId": frames.room_id,
+                            "records": [
+                                {
+                                    "sequenceNumber": frames.sequence_numbers[i],
+                                    "key": frames.delivery_keys[i],
+                                    "frame": json.loads(frames.items[i]),
+                                }
+                                for i in run
+                            ],
+                            # What posting needs: the id, and whether it takes batches.
+                            "connections": [[c.connection_id, c.batches] for c in part],
+                        },
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                    )
+                    # The same chunk sent again (a retried stream batch, within SQS's 5-minute
+                    # window) is dropped by SQS, not delivered twice.
+                    dedup = hashlib.sha256(f"{group}|{body}".encode()).hexdigest()
+                    messages.append((group, dedup, body))
+        return messages
+
+
+def parse_chunk(body: str) -> tuple[RoomFrames, list[Connection]]:
+    """A fan-out chunk as Chunking.messages writes it; ValueError if it is not one."""
+    try:
+        chunk = json.loads(body)
+        room_id = chunk["roomId"]
+        records = chunk["records"]
+        frames = RoomFrames(
+            str(room_id),
+            [str(r["sequenceNumber"]) for r in records],
+            [str(r["key"]) for r in records],
+            [encode_frame(r["frame"]) for r in records],
+        )
+        connections = [Connection(str(c), "", bool(b)) for c, b in chunk["connections"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"not a fan-out chunk: {e}") from e
+    if not isinstance(room_id, str) or not records:
+        raise ValueError("not a fan-out chunk: no room or no records")
+    return frames, connections
 
 
 class FanOut:
@@ -93,8 +188,14 @@ class FanOut:
         backoff_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
         rooms: RoomsStore | None = None,
+        page_size: int | None = 1000,
+        chunking: Chunking | None = None,
     ) -> None:
         self.connections = connections
+        # With it, rooms past its threshold go to the fan-out workers (deliver_chunk).
+        self.chunking = chunking
+        # Connections read per Query page: posting starts after the first page, not the last.
+        self.page_size = page_size
         # With it, messages of deleted rooms are dropped (one BatchGetItem per batch).
         self.rooms = rooms
         self.poster = poster
@@ -122,42 +223,80 @@ class FanOut:
             for room_id in set(by_room) - live:
                 # Deleted (or never existed): nothing of it is delivered, ever.
                 report.skipped_deleted_room += len(by_room.pop(room_id))
-        jobs: list[tuple[Connection, list[StreamRecord]]] = []
+        run, futures = self._runner(report, failed)
         for room_id, room_records in by_room.items():
             room_records.sort(key=lambda r: r.order)
+            frames = RoomFrames.of(room_id, room_records)
             try:
-                connections = self.connections.of_room(room_id)
+                pages = self._pages(frames, report)
+                # Posting starts on each page of the room's connections while the next is read.
+                for page in pages:
+                    futures.extend(self.executor.submit(run, c, frames) for c in page)
             except Exception:
-                log.exception("could not read the room's connections", extra={"roomId": room_id})
+                log.exception("could not fan out to the room", extra={"roomId": room_id})
                 failed.update(r.sequence_number for r in room_records)
-                continue
-            jobs.extend((c, room_records) for c in connections)
+        for future in futures:
+            future.result()
+        order = {r.sequence_number: i for rs in by_room.values() for i, r in enumerate(rs)}
+        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
+        return report
 
+    def deliver_chunk(self, frames: RoomFrames, connections: list[Connection]) -> BatchReport:
+        """A fan-out worker's part of a large room: the same posts, order, 410 handling and
+        delivery log as `deliver`; failed records mean the chunk is to be tried again."""
+        report = BatchReport()
+        failed: set[str] = set()
+        run, futures = self._runner(report, failed)
+        futures.extend(self.executor.submit(run, c, frames) for c in connections)
+        for future in futures:
+            future.result()
+        order = {s: i for i, s in enumerate(frames.sequence_numbers)}
+        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
+        return report
+
+    def _runner(
+        self, report: BatchReport, failed: set[str]
+    ) -> tuple[Callable[[Connection, RoomFrames], None], list[Future[None]]]:
         lock = threading.Lock()
 
-        def run(job: tuple[Connection, list[StreamRecord]]) -> None:
-            outcome = self._deliver_to(*job)
+        def run(connection: Connection, frames: RoomFrames) -> None:
+            outcome = self._deliver_to(connection, frames)
             with lock:
                 report.posts += outcome.posts
                 report.gone += outcome.gone
                 report.skipped_already_delivered += outcome.skipped_already_delivered
                 failed.update(outcome.failed_sequence_numbers)
 
-        list(self.executor.map(run, jobs))
-        order = {r.sequence_number: i for rs in by_room.values() for i, r in enumerate(rs)}
-        report.failed_sequence_numbers = sorted(failed, key=lambda s: (order.get(s, 0), s))
-        return report
+        return run, []
 
-    def _deliver_to(self, connection: Connection, records: list[StreamRecord]) -> BatchReport:
+    def _pages(self, frames: RoomFrames, report: BatchReport) -> Iterable[list[Connection]]:
+        """The pages of connections to post to here; none when the room went to the workers."""
+        chunking = self.chunking
+        if chunking is None:
+            return self.connections.room_pages(frames.room_id, self.page_size)
+        # One page past the threshold tells a large room from a small one.
+        pages = self.connections.room_pages(frames.room_id, chunking.threshold + 1)
+        first = next(pages, [])
+        if len(first) <= chunking.threshold:
+            return [first, *pages]
+        connections = first + [c for page in pages for c in page]
+        messages = chunking.messages(frames, connections)
+        chunking.queue.send(messages)
+        report.chunks_enqueued += len(messages)
+        return []
+
+    def _deliver_to(self, connection: Connection, frames: RoomFrames) -> BatchReport:
         outcome = BatchReport()
-        for index, record in enumerate(records):
-            key = (record.delivery_key, connection.connection_id)
-            if key in self.delivered:
+        pending: list[int] = []
+        for index, key in enumerate(frames.delivery_keys):
+            if (key, connection.connection_id) in self.delivered:
                 outcome.skipped_already_delivered += 1
-                continue
-            frame = encode_frame(record.frame())
+            else:
+                pending.append(index)
+        chunks = frames.chunks(pending) if connection.batches else [[i] for i in pending]
+        for number, chunk in enumerate(chunks):
             try:
-                self._post_with_retries(connection.connection_id, frame)
+                self._post_with_retries(connection.connection_id, frames.encode(chunk))
             except GoneConnectionError:
                 outcome.gone += 1
                 self._forget(connection.connection_id)
@@ -165,16 +304,16 @@ class FanOut:
             except DeliveryError:
                 log.warning(
                     "delivery failed after retries",
-                    extra={
-                        "connectionId": connection.connection_id,
-                        "roomId": record.message.room_id,
-                    },
+                    extra={"connectionId": connection.connection_id, "roomId": frames.room_id},
                 )
-                # This message and the ones after it (order matters) go back to Lambda.
-                outcome.failed_sequence_numbers.extend(r.sequence_number for r in records[index:])
+                # These records and the later ones (order matters) go back to Lambda.
+                outcome.failed_sequence_numbers.extend(
+                    frames.sequence_numbers[i] for later in chunks[number:] for i in later
+                )
                 return outcome
             outcome.posts += 1
-            self.delivered.add(key)
+            for i in chunk:
+                self.delivered.add((frames.delivery_keys[i], connection.connection_id))
         return outcome
 
     def _post_with_retries(self, connection_id: str, frame: bytes) -> None:
@@ -195,6 +334,71 @@ class FanOut:
             log.exception(
                 "could not remove a gone connection", extra={"connectionId": connection_id}
             )
+
+
+class RoomFrames:
+    """One room's records of a batch, each encoded once, and the frames that carry them: a
+    record alone as its own frame, or several as one `messageBatch` of at most
+    FRAME_LIMIT_BYTES. Frames are cached by the records they carry: the connections of a room
+    mostly get the same ones. Thread-safe (the cache only ever gains equal values)."""
+
+    def __init__(
+        self,
+        room_id: str,
+        sequence_numbers: list[str],
+        delivery_keys: list[str],
+        items: list[bytes],
+        limit: int = FRAME_LIMIT_BYTES,
+    ) -> None:
+        self.room_id = room_id
+        self.sequence_numbers = sequence_numbers
+        self.delivery_keys = delivery_keys
+        self.items = items
+        self.limit = limit
+        # The bytes of an empty batch: each item adds its length and a comma (but the first).
+        self._overhead = len(encode_frame(protocol.message_batch(room_id, [])))
+        self._chunks: dict[tuple[int, ...], list[list[int]]] = {}
+        self._frames: dict[tuple[int, ...], bytes] = {}
+
+    @classmethod
+    def of(cls, room_id: str, records: list[StreamRecord]) -> RoomFrames:
+        return cls(
+            room_id,
+            [r.sequence_number for r in records],
+            [r.delivery_key for r in records],
+            [encode_frame(r.frame()) for r in records],
+        )
+
+    def chunks(self, indexes: list[int]) -> list[list[int]]:
+        """The records at these indexes, in order, split into frames that fit the limit."""
+        key = tuple(indexes)
+        cached = self._chunks.get(key)
+        if cached is not None:
+            return cached
+        chunks: list[list[int]] = []
+        size = 0
+        for index in indexes:
+            grown = size + len(self.items[index]) + 1
+            if chunks and grown <= self.limit:
+                chunks[-1].append(index)
+                size = grown
+            else:
+                chunks.append([index])
+                size = self._overhead + len(self.items[index])
+        self._chunks[key] = chunks
+        return chunks
+
+    def encode(self, chunk: list[int]) -> bytes:
+        if len(chunk) == 1:
+            return self.items[chunk[0]]
+        key = tuple(chunk)
+        frame = self._frames.get(key)
+        if frame is None:
+            body = b",".join(self.items[i] for i in chunk)
+            head = encode_frame(protocol.message_batch(self.room_id, []))[: -len(b"]}")]
+            frame = head + body + b"]}"
+            self._frames[key] = frame
+        return frame
 
 
 def parse_stream_records(

@@ -143,3 +143,14 @@ def user_connection(username: str, connection_id: str) -> dict[str, str]:
 
 def typing(room_id: str, username: str) -> dict[str, str]:
     return {"pk": TYPING_PREFIX + room_id, "sk": user_pk(username)}
+
+
+# -- abuse limits (limits table): RATE#<what>#<who>, one item per limited key
+
+
+RATE_PREFIX = "RATE#"
+
+
+def rate(what: str, who: str) -> dict[str, str]:
+    """`who` is a lowercased username, a source IP, or both joined by '#'."""
+    return {"pk": f"{RATE_PREFIX}{what}#{who}"}

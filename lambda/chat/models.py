@@ -127,6 +127,9 @@ class RoomSummary:
 class Connection:
     connection_id: str
     username: str
+    # Asked for `messageBatch` frames when it connected (`?batch=1`): the stream processor may
+    # then carry several messages of a batch in one post (docs/protocol.md).
+    batches: bool = False
 
 
 @dataclass(frozen=True)

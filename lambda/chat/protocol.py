@@ -198,15 +198,30 @@ def pong() -> Frame:
     return {"type": "pong"}
 
 
+def _encodable(text: str | None) -> str | None:
+    """`text`, or None when it holds a lone surrogate (no UTF-8 frame can carry it)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def error(failure: ChatError, action: str | None, request_id: str | None) -> Frame:
     frame: Frame = {
         "type": "error",
         "code": failure.code,
         "message": failure.message,
-        "action": action,
+        # An action that cannot be encoded could not be read: null, as the contract says.
+        "action": _encodable(action),
     }
     if request_id is not None:
         frame["requestId"] = request_id
+    retry_after = getattr(failure, "retry_after", None)
+    if retry_after is not None:
+        frame["retryAfter"] = retry_after
     return frame
 
 
@@ -219,6 +234,12 @@ def message_event(value: Message) -> Frame:
 
 def message_updated(value: Message) -> Frame:
     return {"type": "messageUpdated", "message": message(value)}
+
+
+def message_batch(room_id: str, items: list[Frame]) -> Frame:
+    """Several `message` / `messageUpdated` frames of one room in one post, in delivery order;
+    only to connections that asked for it (`?batch=1`)."""
+    return {"type": "messageBatch", "roomId": room_id, "items": items}
 
 
 def typing(room_id: str, username: str) -> Frame:

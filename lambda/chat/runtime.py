@@ -19,12 +19,20 @@ from botocore.config import Config
 
 from chat.accounts import BuiltinIdentity, CognitoIdentity, IdentityProvider
 from chat.config import ConfigurationError, Settings
-from chat.jobs import PurgeQueue
+from chat.fanout import Chunking
+from chat.jobs import FanOutQueue, PurgeQueue
+from chat.limits import Limiter
 from chat.media import MediaService
 from chat.media_store import MediaStore
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.passwords import PasswordHasher
-from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
+from chat.store import (
+    ConnectionsStore,
+    LimitsStore,
+    MessagesStore,
+    RoomsStore,
+    UsersStore,
+)
 from chat.tokens import CognitoTokenVerifier, SigningKey, TokenService
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -84,6 +92,15 @@ class Stores:
             connections=ConnectionsStore(dynamodb.Table(settings.connections_table)),
             messages=MessagesStore(dynamodb.Table(settings.messages_table)),
         )
+
+
+def limiter(settings: Settings, clock: Callable[[], float]) -> Limiter:
+    """The abuse limits; off without LIMITS_TABLE or with RATE_LIMITS_ENABLED=false."""
+    store = None
+    if settings.limits.enabled and settings.limits_table:
+        dynamodb = boto3.resource("dynamodb", config=client_config())
+        store = LimitsStore(dynamodb.Table(settings.limits_table))
+    return Limiter(store, settings.limits, clock)
 
 
 def signing_key(settings: Settings) -> SigningKey:
@@ -182,3 +199,11 @@ def optional_media_service(
 ) -> MediaService | None:
     """media_service, or None where no bucket is configured (uploads then answer not enabled)."""
     return media_service(settings, stores, clock) if settings.media_bucket else None
+
+
+def fanout_chunking(settings: Settings) -> Chunking | None:
+    """The stream processor's hand-off of large rooms to the fan-out workers, if configured."""
+    if not settings.fanout_queue_url or settings.fanout_chunk_threshold <= 0:
+        return None
+    queue = FanOutQueue(boto3.client("sqs", config=client_config()), settings.fanout_queue_url)
+    return Chunking(queue, settings.fanout_chunk_threshold, buckets=settings.fanout_buckets)

@@ -572,16 +572,21 @@ def connection_from_item(item: dict[str, Any]) -> OpenConnection:
 
 def index_item(key: dict[str, str], connection: Connection, ttl: int) -> dict[str, Any]:
     """A ROOM#<roomId>/CONN#<id> or USER#<lower>/CONN#<id> item: who is connected, in a Query."""
-    return {
+    item: dict[str, Any] = {
         **key,
         "connectionId": connection.connection_id,
         "username": connection.username,
         "ttl": ttl,
     }
+    if connection.batches:
+        item["batches"] = True
+    return item
 
 
 def connection_from_index_item(item: dict[str, Any]) -> Connection:
-    return Connection(str(item["connectionId"]), str(item["username"]))
+    return Connection(
+        str(item["connectionId"]), str(item["username"]), bool(item.get("batches", False))
+    )
 
 
 class ConnectionsStore:
@@ -592,9 +597,15 @@ class ConnectionsStore:
         self.table = table
 
     def add(
-        self, connection_id: str, username: str, connected_at: str, ttl: int, room_ids: list[str]
+        self,
+        connection_id: str,
+        username: str,
+        connected_at: str,
+        ttl: int,
+        room_ids: list[str],
+        batches: bool = False,
     ) -> None:
-        connection = Connection(connection_id, username)
+        connection = Connection(connection_id, username, batches)
         puts = [
             index_item(keys.user_connection(username, connection_id), connection, ttl),
             *(
@@ -652,21 +663,34 @@ class ConnectionsStore:
         _batch_write(self.table, [], deletes)
 
     def of_room(self, room_id: str) -> list[Connection]:
-        items = _query_all(
-            self.table,
-            KeyConditionExpression=Key("pk").eq(keys.room_pk(room_id))
+        return [c for page in self.room_pages(room_id) for c in page]
+
+    def room_pages(self, room_id: str, page_size: int | None = None) -> Iterator[list[Connection]]:
+        """The room's connections, one Query page at a time (at most `page_size` each, or
+        DynamoDB's 1 MB), so that a caller can start on a page while the next is read."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(keys.room_pk(room_id))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username",
-        )
-        return [connection_from_index_item(i) for i in items]
+            "ProjectionExpression": "connectionId, username, #b",
+            "ExpressionAttributeNames": {"#b": "batches"},
+        }
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        while True:
+            page = self.table.query(**kwargs)
+            yield [connection_from_index_item(i) for i in page.get("Items", [])]
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
 
     def of_user(self, username: str) -> list[Connection]:
         items = _query_all(
             self.table,
             KeyConditionExpression=Key("pk").eq(keys.user_pk(username))
             & Key("sk").begins_with(keys.CONNECTION_PREFIX),
-            ProjectionExpression="connectionId, username, #t",
-            ExpressionAttributeNames={"#t": "ttl"},
+            ProjectionExpression="connectionId, username, #t, #b",
+            ExpressionAttributeNames={"#t": "ttl", "#b": "batches"},
         )
         return [connection_from_index_item(i) for i in items]
 
@@ -1041,3 +1065,129 @@ class MessagesStore:
         ]
         _batch_write(self.table, [], doomed)
         return len(doomed)
+
+
+# -- abuse limits (limits table) ----------------------------------------------------------------
+
+
+class LimitsStore:
+    """limits table: RATE#<what>#<who> items holding a GCRA theoretical arrival time (`tat`,
+    epoch milliseconds). One conditional UpdateItem per limited action when the key is idle;
+    a second only inside a burst (the first's failure returns the old item, so no read)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def _update(
+        self, key: dict[str, str], condition: str, tat: str, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """None when the update was made; the old item when the condition failed."""
+        try:
+            self.table.update_item(
+                Key=key,
+                UpdateExpression=f"SET tat = {tat}, #ttl = :ttl",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as e:
+            if not _is_condition_failure(e):
+                raise
+            # The error carries the old item in the low-level (typed) form.
+            raw = e.response.get("Item") or {}
+            return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+        return None
+
+    def take(self, key: dict[str, str], now_ms: int, interval_ms: int, tolerance_ms: int) -> int:
+        """GCRA: take one unit; 0 when allowed, else the milliseconds until one is free.
+
+        Allowed iff tat <= now + tolerance; then tat = max(tat, now) + interval. The max is two
+        condition branches: idle (no item, or tat < now) sets now + interval; inside a burst
+        (now <= tat <= now + tolerance) adds interval to tat."""
+        ttl = (now_ms + tolerance_ms + interval_ms) // 1000 + 60
+        old = self._update(
+            key,
+            "attribute_not_exists(tat) OR tat < :now",
+            ":next",
+            {":now": now_ms, ":next": now_ms + interval_ms, ":ttl": ttl},
+        )
+        if old is None:
+            return 0
+        tat = int(old.get("tat", now_ms))
+        if tat <= now_ms + tolerance_ms:
+            again = self._update(
+                key,
+                "tat BETWEEN :now AND :limit",
+                "tat + :interval",
+                {
+                    ":now": now_ms,
+                    ":limit": now_ms + tolerance_ms,
+                    ":interval": interval_ms,
+                    ":ttl": (tat + interval_ms) // 1000 + 60,
+                },
+            )
+            if again is None:
+                return 0
+            tat = int(again.get("tat", now_ms))
+        return max(1, tat - tolerance_ms - now_ms)
+
+    def wait_ms(self, key: dict[str, str], now_ms: int, tolerance_ms: int) -> int:
+        """Without taking: 0 when one unit is free, else the milliseconds until one is."""
+        item = self.table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        tat = int(item.get("tat", 0))
+        return max(0, tat - tolerance_ms - now_ms)
+
+    def count(self, key: dict[str, str], now_ms: int, window_ms: int) -> None:
+        """Adds one to a fixed window's count (`n`, window ending at `end`): an increment of the
+        open window, else a new window; one UpdateItem in the common case."""
+        ttl = (now_ms + window_ms) // 1000 + 60
+        try:
+            self.table.update_item(
+                Key=key,
+                UpdateExpression="ADD n :one",
+                ConditionExpression="#end > :now",
+                ExpressionAttributeNames={"#end": "end"},
+                ExpressionAttributeValues={":one": 1, ":now": now_ms},
+            )
+            return
+        except ClientError as e:
+            if not _is_condition_failure(e):
+                raise
+        try:
+            self.table.update_item(
+                Key=key,
+                UpdateExpression="SET n = :one, #end = :end, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#end) OR #end <= :now",
+                ExpressionAttributeNames={"#end": "end", "#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":now": now_ms,
+                    ":end": now_ms + window_ms,
+                    ":ttl": ttl,
+                },
+            )
+        except ClientError as e:
+            if not _is_condition_failure(e):
+                raise
+            # Another container opened the window meanwhile: count in it.
+            self.count(key, now_ms, window_ms)
+
+    def windows(self, keys_: list[dict[str, str]]) -> dict[str, tuple[int, int]]:
+        """pk => (count, window end in ms) of the windows that exist, in one BatchGetItem."""
+        response = self.table.meta.client.batch_get_item(  # one read of both windows
+            RequestItems={
+                self.table.name: {
+                    "Keys": keys_,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, n, #end",
+                    "ExpressionAttributeNames": {"#end": "end"},
+                }
+            }
+        )
+        items = response.get("Responses", {}).get(self.table.name, [])
+        found: dict[str, tuple[int, int]] = {}
+        # A resource's client (table.meta.client) already gives plain values.
+        for item in items:
+            found[str(item["pk"])] = (int(item.get("n", 0)), int(item.get("end", 0)))
+        return found

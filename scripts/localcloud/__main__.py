@@ -110,6 +110,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--ready-file", type=Path, help="write the URLs here as JSON when ready")
     parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="tests only: serve the fault injection endpoint /_localcloud/faults "
+        "(localcloud/faults.py); off by default",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every Management API post"
     )
     args = parser.parse_args(argv)
@@ -128,6 +134,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         per_function_concurrency=args.function_concurrency,
         stream_poll_interval=args.stream_poll_interval,
         ready_file=args.ready_file,
+        faults=args.faults,
     )
     configure_logging(args.verbose)
     return options

@@ -20,7 +20,8 @@ from typing import Any
 from aiohttp import web
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localcloud import aws, events, terraform
+from localcloud import aws, events, faults, terraform
+from localcloud.faults import Faults
 from localcloud.functions import Invoker, load_functions
 from localcloud.queues import QueuePoller, QueueState, ensure_queues
 from localcloud.rest import RestGateway
@@ -82,6 +83,7 @@ class Options:
     per_function_concurrency: int = 8
     stream_poll_interval: float = 0.1
     ready_file: Path | None = None
+    faults: bool = False  # tests only: the fault injection endpoint (localcloud/faults.py)
 
 
 class LocalCloud:
@@ -101,6 +103,7 @@ class LocalCloud:
         self.invoker: Invoker
         self.topology: terraform.Topology
         self.startup_seconds = 0.0
+        self.faults: Faults | None = Faults() if options.faults else None
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -194,6 +197,7 @@ class LocalCloud:
             )
 
         self._apply_lambda_environment({**cognito_environment, **media_environment})
+        self._install_faults()  # before the handlers create their clients
         for path in reversed(options.python_path):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
@@ -211,6 +215,7 @@ class LocalCloud:
             "*", "/{stage}/@connections/{connection_id}", self.websocket.management
         )
         self._add_s3_routes(app)
+        app.router.add_route("*", "/_localcloud/faults", faults.control(self.faults))
         app.router.add_get("/config.js", self.config_js)
         app.router.add_get("/{path:.*}", self.static)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -222,6 +227,7 @@ class LocalCloud:
             state = table_states[stream.table]
             if state.stream_arn is None:
                 raise RuntimeError(f"table {state.table.name} has no stream")
+            on_failure = await self._on_failure_destination(stream.on_failure_queue)
             self.poller = StreamPoller(
                 stream,
                 state.stream_arn,
@@ -229,6 +235,8 @@ class LocalCloud:
                 streams_client=streams_client,
                 invoker=self.invoker,
                 idle_poll_seconds=options.stream_poll_interval,
+                on_failure=on_failure,
+                faults=self.faults,
             )
             poller, streamed_function = self.poller, stream.function
             self.invoker.after_invoke.append(
@@ -256,6 +264,23 @@ class LocalCloud:
         )
         if options.ready_file is not None:
             self._write_ready_file(options.ready_file)
+
+    def _install_faults(self) -> None:
+        if self.faults is not None:
+            self.faults.install_dynamodb_hook()
+            log.warning("fault injection is ON: /_localcloud/faults (tests only)")
+
+    async def _on_failure_destination(self, queue: str | None) -> tuple[Any, str] | None:
+        """(SQS client, URL) of the stream mapping's on-failure queue, created if missing."""
+        if queue is None or self.backend is None:
+            return None
+        sqs = aws.sqs_client(self.backend.endpoint)
+        loop = asyncio.get_running_loop()
+        url = await loop.run_in_executor(
+            None, lambda: sqs.create_queue(QueueName=queue)["QueueUrl"]
+        )
+        log.info("stream on-failure destination: sqs %s", queue)
+        return sqs, url
 
     async def _supervise(self, coroutine: Any, name: str) -> None:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import threading
 import time
 import traceback
 import uuid
@@ -134,5 +135,13 @@ class Invoker:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
+# Which function this worker thread runs (the fault injection's DynamoDB rules can target one).
+running = threading.local()
+
+
 def _call(handler: Callable[[Any, Any], Any], event: Any, context: LambdaContext) -> Any:
-    return handler(event, context)
+    running.function = context.function_name
+    try:
+        return handler(event, context)
+    finally:
+        running.function = None

@@ -34,13 +34,18 @@ class QueueState:
 def ensure_queues(sqs: Any, mappings: dict[str, QueueMapping]) -> dict[str, QueueState]:
     states: dict[str, QueueState] = {}
     for key, mapping in mappings.items():
-        dlq_url = sqs.create_queue(QueueName=f"{mapping.name}-dlq")["QueueUrl"]
+        suffix = ".fifo" if mapping.fifo else ""
+        fifo = {"FifoQueue": "true"} if mapping.fifo else {}
+        dlq_url = sqs.create_queue(QueueName=f"{mapping.name}-dlq{suffix}", Attributes=fifo)[
+            "QueueUrl"
+        ]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         url = sqs.create_queue(
-            QueueName=mapping.name,
+            QueueName=f"{mapping.name}{suffix}",
             Attributes={
+                **fifo,
                 "VisibilityTimeout": str(mapping.visibility_timeout_seconds),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": mapping.max_receive_count}

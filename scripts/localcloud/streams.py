@@ -1,12 +1,15 @@
 """The event source mapping: poll a table's DynamoDB stream and invoke a function with
 batches shaped as Lambda's, honouring the mapping's batch size, filters, retries, bisection,
-maximum record age and `batchItemFailures` (ReportBatchItemFailures)."""
+maximum record age and `batchItemFailures` (ReportBatchItemFailures). Records dropped after
+their retries (or too old) are described on the mapping's on-failure SQS queue, as Lambda
+does (terraform/stream.tf: destination_config.on_failure)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from localcloud import events
+from localcloud.faults import Faults
 from localcloud.functions import FunctionError, Invoker
+from localcloud.motoserver import ACCOUNT_ID, REGION
 from localcloud.terraform import StreamMapping
 
 log = logging.getLogger("localcloud")
@@ -146,6 +151,8 @@ class StreamPoller:
         invoker: Invoker,
         idle_poll_seconds: float = 0.05,
         retry_backoff_seconds: float = 0.2,
+        on_failure: tuple[Any, str] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.mapping = mapping
         self.stream_arn = stream_arn
@@ -161,6 +168,9 @@ class StreamPoller:
         self.known_shards: set[str] = set()
         self.delivered = 0
         self.dropped = 0
+        self.on_failure = on_failure  # (SQS client, queue URL) of the on-failure destination
+        self.faults = faults
+        self.shard_id = ""  # of the batch being processed
 
     async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -222,6 +232,7 @@ class StreamPoller:
                     self.iterators[shard_id] = next_iterator
                 if records:
                     got_records = True
+                    self.shard_id = shard_id
                     await self.process([lambda_record(r, self.stream_arn) for r in records])
             if time.monotonic() - last_discovery > 10 or not self.iterators:
                 last_discovery = time.monotonic()
@@ -245,7 +256,7 @@ class StreamPoller:
         now = time.time()
         for record in records:
             if max_age >= 0 and now - record["dynamodb"]["ApproximateCreationDateTime"] > max_age:
-                self._drop([record], "older than maximum_record_age_in_seconds")
+                await self._drop([record], "RecordAgeExceeded", 0)
                 continue
             if passes_filters(mapping.filter_patterns, record):
                 fresh.append(record)
@@ -262,7 +273,7 @@ class StreamPoller:
         remaining: list[dict[str, Any]] = []
         function_error = False
         try:
-            result, _, _ = await self.invoker.invoke(mapping.function, {"Records": batch})
+            result = await self._invoke(batch)
             remaining = self._failed_from(batch, result)
             outcome = "ok" if not remaining else f"{len(remaining)} to retry (batchItemFailures)"
         except FunctionError as e:
@@ -283,7 +294,7 @@ class StreamPoller:
             return
         retries = mapping.maximum_retry_attempts
         if retries >= 0 and attempt >= retries:
-            self._drop(remaining, f"still failing after {attempt + 1} attempts")
+            await self._drop(remaining, "RetryAttemptsExhausted", attempt + 1)
             return
         await asyncio.sleep(min(self.retry_backoff_seconds * (2**attempt), 5.0))
         if function_error and mapping.bisect_batch_on_function_error and len(remaining) > 1:
@@ -292,6 +303,20 @@ class StreamPoller:
             await self.deliver(remaining[half:], attempt + 1)
             return
         await self.deliver(remaining, attempt + 1)
+
+    async def _invoke(self, batch: list[dict[str, Any]]) -> Any:
+        """One invocation, or what an armed fault (--faults) makes of it: a crash after k
+        records (the function ran on them, then the invocation failed), or the batch twice."""
+        function = self.mapping.function
+        crash_after = self.faults.stream_crash() if self.faults is not None else None
+        if crash_after is not None:
+            if crash_after:
+                await self.invoker.invoke(function, {"Records": batch[:crash_after]})
+            raise FunctionError(function, f"crashed after {crash_after} records (injected)", "-")
+        if self.faults is not None and self.faults.stream_duplicate():
+            await self.invoker.invoke(function, {"Records": batch})
+        result, _, _ = await self.invoker.invoke(function, {"Records": batch})
+        return result
 
     @staticmethod
     def _failed_from(batch: list[dict[str, Any]], result: Any) -> list[dict[str, Any]]:
@@ -308,15 +333,56 @@ class StreamPoller:
             first = min(first, positions[identifier])
         return batch[first:]
 
-    def _drop(self, records: list[dict[str, Any]], why: str) -> None:
+    async def _drop(self, records: list[dict[str, Any]], condition: str, invokes: int) -> None:
         self.dropped += len(records)
         log.error(
-            "stream %s: dropping %d record(s) (%s): sequence numbers %s",
+            "stream %s: dropping %d record(s) (%s after %d invocations): sequence numbers %s",
             self.mapping.table,
             len(records),
-            why,
+            condition,
+            invokes,
             ", ".join(str(r["dynamodb"]["SequenceNumber"]) for r in records),
         )
+        if self.on_failure is None:
+            return
+        sqs, url = self.on_failure
+        body = json.dumps(self.failure_record(records, condition, invokes))
+        try:
+            await self._call(sqs.send_message, QueueUrl=url, MessageBody=body)
+        except Exception:
+            log.exception("stream %s: could not send to the on-failure queue", self.mapping.table)
+
+    def failure_record(
+        self, records: list[dict[str, Any]], condition: str, invokes: int
+    ) -> dict[str, Any]:
+        """What Lambda sends to a stream mapping's on-failure destination: the batch's place in
+        the stream (not its records: a reader fetches them from the stream by sequence)."""
+        arrivals = [r["dynamodb"]["ApproximateCreationDateTime"] for r in records]
+        function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.mapping.function}"
+        return {
+            "requestContext": {
+                "requestId": events.aws_id(),
+                "functionArn": function_arn,
+                "condition": condition,
+                "approximateInvokeCount": invokes,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": events.iso8601(time.time()),
+            "DDBStreamBatchInfo": {
+                "shardId": self.shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": events.iso8601(min(arrivals)),
+                "approximateArrivalOfLastRecord": events.iso8601(max(arrivals)),
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -71,6 +71,9 @@ class StreamMapping:
     maximum_record_age_in_seconds: int = -1
     bisect_batch_on_function_error: bool = False
     filter_patterns: tuple[Any, ...] = ()
+    # The SQS queue of destination_config.on_failure: where records that exhaust their retries
+    # (or grow too old) are described, as Lambda does.
+    on_failure_queue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class QueueMapping:
     max_receive_count: int = 5
     # Lambda environment variables holding the queue's URL (`aws_sqs_queue.job["key"].url`).
     url_variables: tuple[str, ...] = ()
+    fifo: bool = False
 
 
 @dataclass(frozen=True)
@@ -470,6 +474,27 @@ def _stream_table(stack: _Stack) -> str | None:
     return None
 
 
+def _on_failure_queue(stack: _Stack) -> str | None:
+    """The name of the aws_sqs_queue that the stream mapping's on_failure destination names."""
+    for body in stack.resources.get("aws_lambda_event_source_mapping", {}).values():
+        if "aws_dynamodb_table." not in str(body.get("event_source_arn", "")):
+            continue
+        for config in body.get("destination_config") or []:
+            for on_failure in config.get("on_failure") or []:
+                arn = str(on_failure.get("destination_arn", ""))
+                match = re.search(r"aws_sqs_queue\.([A-Za-z0-9_-]+)\.arn", arn)
+                queue = (
+                    stack.resources.get("aws_sqs_queue", {}).get(match.group(1)) if match else None
+                )
+                if queue is None:
+                    raise TerraformError(
+                        f"the stream mapping's on_failure destination {arn!r} is not an "
+                        "aws_sqs_queue of this stack"
+                    )
+                return str(stack.evaluate(queue["name"]))
+    return None
+
+
 def _authorizer(stack: _Stack, function: str | None) -> Authorizer | None:
     if not function:
         return None
@@ -566,6 +591,7 @@ def _stream(
         maximum_record_age_in_seconds=int(mapping.get("maximum_record_age_in_seconds", -1)),
         bisect_batch_on_function_error=bool(mapping.get("bisect_batch_on_function_error", False)),
         filter_patterns=tuple(patterns),
+        on_failure_queue=_on_failure_queue(stack),
     )
 
 
@@ -584,14 +610,17 @@ def _queues(stack: _Stack, functions: Mapping[str, Function]) -> dict[str, Queue
     queues: dict[str, QueueMapping] = {}
     for key, spec in specs.items():
         where = f"local.queue_mappings[{key!r}]"
+        fifo = bool(spec.get("fifo", False))
         queues[key] = QueueMapping(
             key=key,
-            name=f"{prefix}-{key.replace('_', '-')}",  # as terraform/queues.tf names it
+            # as terraform/queues.tf names it (the DLQ: -dlq before the .fifo)
+            name=f"{prefix}-{key.replace('_', '-')}",
             function=_known(functions, spec.get("function"), where),
             batch_size=int(spec.get("batch_size", 10)),
             visibility_timeout_seconds=int(spec.get("visibility_timeout_seconds", 30)),
             max_receive_count=int(spec.get("max_receive_count", 5)),
             url_variables=tuple(url_variables.get(key, ())),
+            fifo=fifo,
         )
     return queues
 

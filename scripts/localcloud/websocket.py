@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from localcloud import events
+from localcloud.faults import MANAGEMENT_STATUSES
 from localcloud.functions import FunctionError
 from localcloud.terraform import Route
 
@@ -582,6 +583,60 @@ class WebSocketGateway:
         log.info("mgmt %s @connections/%s -> 410 GoneException", "-", connection_id)
         return self._error(410, "GoneException", f"Connection {connection_id} is gone")
 
+    def _injected(self, connection: Connection) -> web.Response | None:
+        """An armed `management` fault's answer to a post (--faults only), else None."""
+        faults = self.cloud.faults
+        if faults is None:
+            return None
+        status = faults.management(connection.connection_id, connection.user)
+        if status is None:
+            return None
+        error_type, message = MANAGEMENT_STATUSES[status]
+        log.info(
+            "mgmt POST @connections/%s -> %d %s (injected)",
+            connection.connection_id,
+            status,
+            error_type,
+        )
+        if status == 410:  # the connection is gone: its client sees it close
+            task = asyncio.create_task(
+                self.close(connection, WSCloseCode.GOING_AWAY, "Gone (injected)")
+            )
+            connection.tasks.add(task)
+            task.add_done_callback(connection.tasks.discard)
+        return self._error(status, error_type, message)
+
+    async def _post(self, request: web.Request, connection_id: str) -> web.Response:
+        data = await request.read()
+        if len(data) > MAX_POST_BYTES:
+            return self._error(413, "PayloadTooLargeException", "Payload too large")
+        connection = await self._find(connection_id)
+        if connection is None:
+            return self._gone(connection_id)
+        injected = self._injected(connection)
+        if injected is not None:
+            return injected
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        ws = connection.ws
+        assert ws is not None
+        try:
+            # asyncio.timeout, not wait_for: no task per post (most posts never wait).
+            async with asyncio.timeout(SEND_TIMEOUT):
+                if text is not None:
+                    await ws.send_str(text)
+                else:
+                    await ws.send_bytes(data)
+        except TimeoutError:
+            return self._error(429, "LimitExceededException", "The client side buffer is full")
+        except (ConnectionError, RuntimeError):
+            return self._gone(connection_id)
+        connection.touch()
+        log.debug("mgmt POST @connections/%s -> 200 (%d bytes)", connection_id, len(data))
+        return web.Response(status=200)
+
     async def management(self, request: web.Request) -> web.StreamResponse:
         connection_id = request.match_info["connection_id"]
         method = request.method
@@ -589,32 +644,7 @@ class WebSocketGateway:
             log.info("mgmt %s @connections/%s -> 403 unsigned", method, connection_id)
             return self._error(403, "MissingAuthenticationTokenException", MISSING_TOKEN)
         if method == "POST":
-            data = await request.read()
-            if len(data) > MAX_POST_BYTES:
-                return self._error(413, "PayloadTooLargeException", "Payload too large")
-            connection = await self._find(connection_id)
-            if connection is None:
-                return self._gone(connection_id)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-            ws = connection.ws
-            assert ws is not None
-            try:
-                # asyncio.timeout, not wait_for: no task per post (most posts never wait).
-                async with asyncio.timeout(SEND_TIMEOUT):
-                    if text is not None:
-                        await ws.send_str(text)
-                    else:
-                        await ws.send_bytes(data)
-            except TimeoutError:
-                return self._error(429, "LimitExceededException", "The client side buffer is full")
-            except (ConnectionError, RuntimeError):
-                return self._gone(connection_id)
-            connection.touch()
-            log.debug("mgmt POST @connections/%s -> 200 (%d bytes)", connection_id, len(data))
-            return web.Response(status=200)
+            return await self._post(request, connection_id)
         connection = await self._find(connection_id)
         if connection is None:
             return self._gone(connection_id)

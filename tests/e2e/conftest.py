@@ -27,9 +27,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The browser flows sign up many users from one address: the abuse limits are off here (their
+# own tests are in tests/unit/test_limits.py and tests/integration/test_limits.py).
+NO_LIMITS = {"rate_limits_enabled": "false"}
+
+
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[RunningLocalCloud]:
-    with running_local_cloud() as running:
+    with running_local_cloud(variables=NO_LIMITS) as running:
         yield running
 
 

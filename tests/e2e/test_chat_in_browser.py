@@ -204,6 +204,38 @@ def test_catch_up_finds_a_lower_id_that_was_in_flight_when_the_socket_dropped(
     assert "first" in texts[0] and "the one in flight" in texts[1] and "second" in texts[2], texts
 
 
+def test_messages_typed_in_quick_succession_are_sent_one_at_a_time_and_keep_their_order(
+    new_page: Callable[..., Page],
+) -> None:
+    """Two sends in flight at once are two concurrent invocations that may store them either
+    way round; the client sends a room's next message only once the previous one is stored."""
+    page = new_page()
+    sign_up(page, unique("quick"))
+    create_room(page, "Rapid fire")
+    # Each sendMessage frame notes how many stored messages the list showed when it left.
+    page.evaluate(
+        """() => {
+            window.storedWhenSent = [];
+            const real = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (data) {
+                if (data.includes('"sendMessage"')) {
+                    const stored = document.querySelectorAll("#messages li:not(.pending)").length;
+                    window.storedWhenSent.push(stored);
+                }
+                return real.call(this, data);
+            };
+        }"""
+    )
+    for i in range(5):
+        send(page, f"quick {i}")
+    expect(messages(page).filter(has_text="Sending…")).to_have_count(0, timeout=20_000)
+    texts = messages(page).all_inner_texts()
+    assert [m.group(0) for t in texts if (m := re.search(r"quick \d", t))] == [
+        f"quick {i}" for i in range(5)
+    ]
+    assert page.evaluate("window.storedWhenSent") == [0, 1, 2, 3, 4]
+
+
 def test_a_sent_message_shows_at_once_and_a_rejected_one_says_why(
     new_page: Callable[..., Page],
 ) -> None:
@@ -239,3 +271,41 @@ def test_a_sent_message_shows_at_once_and_a_rejected_one_says_why(
     refused.get_by_role("button", name="Discard").click()
     expect(messages(page)).to_have_count(1)
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_messages_that_arrive_in_one_message_batch_are_all_shown_in_order(
+    new_page: Callable[..., Page], cloud: RunningLocalCloud
+) -> None:
+    """The client connects with `batch=1`; three messages stored in one BatchWriteItem reach
+    the stream processor in one batch, so Bob's socket gets them as one `messageBatch`."""
+    alice, bob, a_name, _, room_id = two_users_in_a_room(new_page)
+    received: list[str] = []
+    bob.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(frame)))
+    drop_and_stay_away(bob)
+    come_back(bob)  # a new socket, watched from its first frame
+    send(alice, "first")
+    expect(messages(bob)).to_have_count(1)
+    newest = max(
+        cloud.dynamodb()
+        .Table(cloud.tables["messages"])
+        .query(KeyConditionExpression=Key("roomId").eq(room_id))["Items"],
+        key=lambda item: str(item["messageId"]),
+    )
+    with cloud.dynamodb().Table(cloud.tables["messages"]).batch_writer() as batch:
+        for i in range(3):
+            batch.put_item(
+                Item={
+                    "roomId": room_id,
+                    # Just after the newest, in order: the same millisecond, higher random parts.
+                    "messageId": str(newest["messageId"])[:10] + "Z" * 15 + "XYZ"[i],
+                    "username": a_name,
+                    "text": f"batched {i}",
+                    "createdAt": str(newest["createdAt"]),
+                }
+            )
+    expect(messages(bob)).to_have_count(4)
+    texts = messages(bob).all_inner_texts()
+    assert [re.search(r"batched \d", t).group(0) for t in texts[1:]] == [  # type: ignore[union-attr]
+        f"batched {i}" for i in range(3)
+    ], texts
+    assert any('"type":"messageBatch"' in str(frame) for frame in received), received

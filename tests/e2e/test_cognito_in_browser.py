@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from chat import keys
 from localcloud.testing import RunningLocalCloud, running_local_cloud
 
+from .conftest import NO_LIMITS
 from .flows import messages, send, two_users_in_a_room
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[RunningLocalCloud]:
     """This module's pages (conftest's new_page) open the Cognito stack."""
-    with running_local_cloud(variables={"identity_provider": "cognito"}) as running:
+    with running_local_cloud(variables={"identity_provider": "cognito", **NO_LIMITS}) as running:
         yield running
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, Route, expect
 
 from tests.e2e.flows import messages, send, sign_up, two_users_in_a_room, unique
 
@@ -59,6 +59,7 @@ def test_a_direct_conversation_with_unread_badge_title_and_seen(
     # Opening it again from Bob's side finds the same conversation.
     bob.get_by_label("Start a conversation with").fill(a_name)
     bob.get_by_role("button", name="Start conversation").click()
+    expect(bob.get_by_label("Start a conversation with")).to_have_value("")  # answered
     expect(directs.get_by_role("listitem")).to_have_count(1)
 
     bob.get_by_label("Start a conversation with").fill(b_name)
@@ -66,7 +67,9 @@ def test_a_direct_conversation_with_unread_badge_title_and_seen(
     expect(bob.get_by_role("alert").filter(has_text="someone other than you")).to_be_visible()
     bob.get_by_label("Start a conversation with").fill(unique("nobody"))
     bob.get_by_role("button", name="Start conversation").click()
-    expect(bob.get_by_role("alert").filter(has_text="There is no user called")).to_be_visible()
+    expect(bob.get_by_role("alert").filter(has_text="There is no user called")).to_be_visible(
+        timeout=15_000
+    )
 
 
 def test_unread_counts_survive_a_reload_and_seen_by_names_readers(
@@ -140,3 +143,22 @@ def test_the_admin_deletes_the_room_at_phone_width(new_page: Callable[..., Page]
     expect(bob.get_by_role("list", name="Rooms", exact=True).get_by_role("listitem")).to_have_count(
         0
     )
+
+
+def test_what_is_typed_while_a_conversation_opens_is_kept(new_page: Callable[..., Page]) -> None:
+    """The answer to one "Start conversation" may come after the next name is typed: emptying
+    the box then would lose it (a loaded machine showed it)."""
+    alice, bob = new_page(), new_page()
+    a_name, b_name = unique("alice"), unique("bob")
+    sign_up(alice, a_name)
+    sign_up(bob, b_name)
+    answers: list[Route] = []
+    alice.route("**/rooms/direct", lambda route: answers.append(route))  # held until released
+    alice.get_by_label("Start a conversation with").fill(b_name)
+    alice.get_by_role("button", name="Start conversation").click()
+    alice.wait_for_timeout(200)
+    assert len(answers) == 1
+    alice.get_by_label("Start a conversation with").fill("someone else")
+    answers[0].continue_()
+    expect(alice.get_by_role("heading", name=f"Direct: {b_name}")).to_be_visible()
+    expect(alice.get_by_label("Start a conversation with")).to_have_value("someone else")

@@ -452,15 +452,19 @@ def test_the_rest_api_proxies_everything_to_the_rest_function(deployment: Deploy
         assert secret_bearing not in log_format.lower(), secret_bearing
 
 
-def test_the_room_purge_queue_feeds_its_function(deployment: Deployment) -> None:
-    queue = deployment.topology.queues["room_purge"]
+@pytest.mark.parametrize("key", ["room_purge", "fanout"])
+def test_each_job_queue_feeds_its_function(deployment: Deployment, key: str) -> None:
+    queue = deployment.topology.queues[key]
     function = deployment.outputs["function_names"][queue.function]
     sqs = deployment.client("sqs")
-    url = sqs.get_queue_url(QueueName=f"chat-{deployment.env_name}-room-purge")["QueueUrl"]
+    base = f"chat-{deployment.env_name}-{key.replace('_', '-')}"
+    suffix = ".fifo" if queue.fifo else ""
+    url = sqs.get_queue_url(QueueName=f"{base}{suffix}")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert int(attributes["VisibilityTimeout"]) == queue.visibility_timeout_seconds
+    assert (attributes.get("FifoQueue") == "true") == queue.fifo
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"].endswith(f":chat-{deployment.env_name}-room-purge-dlq")
+    assert redrive["deadLetterTargetArn"].endswith(f":{base}-dlq{suffix}")
     assert int(redrive["maxReceiveCount"]) == queue.max_receive_count
     [mapping] = [
         m
@@ -469,11 +473,12 @@ def test_the_room_purge_queue_feeds_its_function(deployment: Deployment) -> None
     ]
     assert mapping["EventSourceArn"] == attributes["QueueArn"]
     assert mapping["BatchSize"] == queue.batch_size
-    # The function finds the queue through its environment.
+    # The functions find the queue through their environment.
     environment = deployment.client("lambda").get_function_configuration(FunctionName=function)[
         "Environment"
     ]["Variables"]
-    assert environment["ROOM_PURGE_QUEUE_URL"].endswith(f"/chat-{deployment.env_name}-room-purge")
+    [variable] = queue.url_variables
+    assert environment[variable].endswith(f"/{base}{suffix}")
 
 
 def test_the_stream_mapping_has_the_settings_from_locals(deployment: Deployment) -> None:

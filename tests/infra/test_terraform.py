@@ -150,10 +150,14 @@ def test_every_tf_file_parses_for_the_local_cloud() -> None:
         "WS_MANAGEMENT_ENDPOINT",
         "ROOM_PURGE_QUEUE_URL",
         "MEDIA_BUCKET",  # named after the account id; the local cloud names its own
+        "FANOUT_QUEUE_URL",
     }
     assert topology.environment["MEDIA_MAX_BYTES"] == "10485760"
     assert "text/html" not in topology.environment["MEDIA_CONTENT_TYPES"].split(",")
     assert topology.queues["room_purge"].url_variables == ("ROOM_PURGE_QUEUE_URL",)
+    assert topology.queues["fanout"].url_variables == ("FANOUT_QUEUE_URL",)
+    assert topology.queues["fanout"].fifo and not topology.queues["room_purge"].fifo
+    assert topology.environment["FANOUT_CHUNK_THRESHOLD"] == "2000"
 
 
 def test_environment_files_exist_and_set_their_name() -> None:

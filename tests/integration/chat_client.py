@@ -22,6 +22,15 @@ def unique(prefix: str = "u") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+def unbatched(frame: Any) -> list[Frame]:
+    """The frames a `messageBatch` carries, in order; any other frame alone ([] if not one)."""
+    if not isinstance(frame, dict):
+        return []
+    if frame.get("type") == "messageBatch" and isinstance(frame.get("items"), list):
+        return [i for i in frame["items"] if isinstance(i, dict)]
+    return [frame]
+
+
 class Api:
     def __init__(self, session: aiohttp.ClientSession, rest_url: str) -> None:
         self.session = session
@@ -83,9 +92,13 @@ class Socket:
         self._request_ids = 0
 
     @classmethod
-    async def open(cls, api: Api, token: str, username: str, ws_url: str) -> Socket:
+    async def open(
+        cls, api: Api, token: str, username: str, ws_url: str, batch: bool = False
+    ) -> Socket:
+        """`batch`: ask for messageBatch frames (`&batch=1`), as the browser client does."""
         ticket = await api.ticket(token)
-        ws = await websockets.connect(f"{ws_url}?ticket={ticket}", max_size=None)
+        query = f"ticket={ticket}" + ("&batch=1" if batch else "")
+        ws = await websockets.connect(f"{ws_url}?{query}", max_size=None)
         return cls(ws, username)
 
     async def _read(self) -> None:
@@ -96,8 +109,10 @@ class Socket:
                     frame = json.loads(data)
                 except ValueError:
                     frame = {"type": "<not json>", "data": data}
-                if isinstance(frame, dict) and frame.get("type") == "message":
-                    self.arrivals.setdefault(str(frame["message"]["messageId"]), time.monotonic())
+                for single in unbatched(frame):
+                    if single.get("type") == "message":
+                        message_id = str(single["message"]["messageId"])
+                        self.arrivals.setdefault(message_id, time.monotonic())
                 async with self._changed:
                     self.frames.append(frame if isinstance(frame, dict) else {"value": frame})
                     self._changed.notify_all()

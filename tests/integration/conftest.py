@@ -42,8 +42,20 @@ def run(coroutine: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
     return asyncio.run(bounded())
 
 
+# These tests sign up many users from one address and send faster than a person: the shared
+# clouds run with the abuse limits off. `limited_cloud` has them on, as `make dev` does.
+NO_LIMITS = {"rate_limits_enabled": "false"}
+
+
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[RunningLocalCloud]:
+    with running_local_cloud(terraform_dir=TERRAFORM_DIR, variables=NO_LIMITS) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def limited_cloud() -> Iterator[RunningLocalCloud]:
+    """The stack with its default variables: every abuse limit on."""
     with running_local_cloud(terraform_dir=TERRAFORM_DIR) as running:
         yield running
 
@@ -52,7 +64,7 @@ def cloud() -> Iterator[RunningLocalCloud]:
 def cognito_cloud() -> Iterator[RunningLocalCloud]:
     """The stack with identity_provider = "cognito": accounts in moto's Cognito user pool."""
     with running_local_cloud(
-        terraform_dir=TERRAFORM_DIR, variables={"identity_provider": "cognito"}
+        terraform_dir=TERRAFORM_DIR, variables={"identity_provider": "cognito", **NO_LIMITS}
     ) as running:
         yield running
 
@@ -68,6 +80,7 @@ def identity_cloud(request: pytest.FixtureRequest) -> RunningLocalCloud:
 def short_cloud() -> Iterator[RunningLocalCloud]:
     with running_local_cloud(
         terraform_dir=TERRAFORM_DIR,
+        variables=NO_LIMITS,
         lambda_env={"TICKET_TTL_SECONDS": "1"},
         extra_args=["--idle-timeout", "1.5", "--max-connection-duration", "4"],
     ) as running:

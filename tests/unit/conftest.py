@@ -33,6 +33,9 @@ ENV = {
     "ROOMS_TABLE": "test-rooms",
     "CONNECTIONS_TABLE": "test-connections",
     "MESSAGES_TABLE": "test-messages",
+    "LIMITS_TABLE": "test-limits",
+    # Many tests send faster than a user may; tests/unit/test_limits.py turns the limits on.
+    "RATE_LIMITS_ENABLED": "false",
     "JWT_SECRET": "unit-test-signing-key-0123456789abcdef",
     "JWT_ISSUER": "serverless-chat-tests",
     # Cost 4 keeps the suite fast; the deployed default is 12 (terraform/variables.tf).
@@ -42,6 +45,8 @@ ENV = {
     "ROOM_PURGE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-room-purge",
     "ROOM_PURGE_GRACE_SECONDS": "0",
     "MEDIA_BUCKET": "test-media",
+    # Chunking is off (threshold 0) unless a test sets FANOUT_CHUNK_THRESHOLD.
+    "FANOUT_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-fanout.fifo",
 }
 
 
@@ -55,6 +60,7 @@ UNSET = (
     "COGNITO_CLIENT_ID",
     "COGNITO_ISSUER",
     "COGNITO_JWKS_URL",
+    "FANOUT_CHUNK_THRESHOLD",
 )
 
 
@@ -88,6 +94,10 @@ class SessionTables:
     def _create_queues(self) -> None:
         self.sqs.create_queue(QueueName="test-room-purge")
         boto3.client("s3").create_bucket(Bucket=ENV["MEDIA_BUCKET"])
+        self.sqs.create_queue(
+            QueueName="test-fanout.fifo",
+            Attributes={"FifoQueue": "true", "VisibilityTimeout": "0"},
+        )
 
     @staticmethod
     def _backend() -> Any:

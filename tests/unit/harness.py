@@ -30,6 +30,7 @@ HANDLERS = (
     "send_message",
     "stream_processor",
     "room_purge",
+    "fanout_worker",
 )
 
 
@@ -157,8 +158,9 @@ class Harness:
         result: dict[str, Any] = self.modules["authorizer"].lambda_handler(event, LambdaContext())
         return result
 
-    def connect(self, token: str) -> str:
-        """Ticket, authorizer, $connect: what API Gateway does on a handshake."""
+    def connect(self, token: str, batch: str | None = None) -> str:
+        """Ticket, authorizer, $connect: what API Gateway does on a handshake (`batch`: the
+        `?batch=` a client that takes `messageBatch` frames sends)."""
         # Real ids end in '='; moto's Management API keys connections by the URL-encoded id,
         # so the ids here avoid characters that need encoding.
         connection_id = f"Conn{next(self._connection_ids):04d}xIAMCJLQ"
@@ -171,6 +173,8 @@ class Harness:
             "principalId": policy["principalId"],
         }
         event["queryStringParameters"] = {"ticket": "consumed"}
+        if batch is not None:
+            event["queryStringParameters"]["batch"] = batch
         response = self.modules["connections"].lambda_handler(event, LambdaContext())
         assert response["statusCode"] == 200
         # Moto's Management API stands in for API Gateway's side of the connection.
@@ -207,8 +211,17 @@ class Harness:
     def run_purge_jobs(self, max_runs: int = 20) -> int:
         """Delivers every purge request waiting in the queue (and those the runs queue again)
         to the room_purge function; how many runs it made."""
+        return self.run_queue("ROOM_PURGE_QUEUE_URL", "room_purge", max_runs)
+
+    def run_fanout_jobs(self, max_runs: int = 200) -> int:
+        """Delivers every chunk waiting in the FIFO fan-out queue to the fanout_worker
+        function, in the queue's order; how many runs it made."""
+        return self.run_queue("FANOUT_QUEUE_URL", "fanout_worker", max_runs)
+
+    def run_queue(self, url_variable: str, function: str, max_runs: int) -> int:
+        """What Lambda's SQS event source does, one message a run: failed ones come back."""
         sqs = boto3.client("sqs")
-        url = os.environ["ROOM_PURGE_QUEUE_URL"]
+        url = os.environ[url_variable]
         runs = 0
         while runs < max_runs:
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages")
@@ -222,9 +235,7 @@ class Harness:
                 }
                 for m in messages
             ]
-            result = self.modules["room_purge"].lambda_handler(
-                {"Records": records}, LambdaContext()
-            )
+            result = self.modules[function].lambda_handler({"Records": records}, LambdaContext())
             runs += 1
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
             for record in records:
@@ -303,7 +314,7 @@ class Harness:
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every item of every table, as a Scan returns them, read from moto's in-memory tables:
         through boto3, moto's response serialisation cost about 90 ms per snapshot."""
-        tables = ("test-users", "test-rooms", "test-connections", "test-messages")
+        tables = ("test-users", "test-rooms", "test-connections", "test-messages", "test-limits")
         backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
         deserialize = TypeDeserializer().deserialize
         result = {}

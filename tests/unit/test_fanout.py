@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +33,12 @@ class FakeConnections:
     def of_room(self, room_id: str) -> list[Connection]:
         self.queries.append(room_id)
         return [c for c in self.rooms.get(room_id, []) if c.connection_id not in self.removed]
+
+    def room_pages(self, room_id: str, page_size: int | None = None) -> Iterator[list[Connection]]:
+        connections = self.of_room(room_id)
+        size = page_size or len(connections) or 1
+        for start in range(0, max(1, len(connections)), size):
+            yield connections[start : start + size]
 
     def remove_gone(self, connection_id: str, now: float) -> bool:
         self.removed.append(connection_id)
@@ -139,6 +146,30 @@ def test_a_failed_connections_query_fails_only_that_rooms_records() -> None:
     )
     assert report.failed_sequence_numbers == ["1"]
     assert poster.texts_for("c1") == ["y"]
+
+
+def test_a_query_page_that_fails_fails_the_rooms_records_and_a_retry_skips_who_got_them() -> None:
+    class FailsOnSecondPage(FakeConnections):
+        fail = True
+
+        def room_pages(
+            self, room_id: str, page_size: int | None = None
+        ) -> Iterator[list[Connection]]:
+            for number, page in enumerate(super().room_pages(room_id, 1)):
+                if number == 1 and self.fail:
+                    raise RuntimeError("throttled")
+                yield page
+
+    connections = FailsOnSecondPage({"r1": ["c1", "c2"]})
+    poster = RecordingPoster()
+    processor = fanout(connections, poster, delivered=DeliveryLog())
+    batch = [record(1, "r1", "a"), record(2, "r1", "b")]
+    assert processor.deliver(batch).failed_sequence_numbers == ["1", "2"]
+    assert poster.texts_for("c1") == ["a", "b"] and poster.texts_for("c2") == []
+    connections.fail = False
+    retry = processor.deliver(batch)
+    assert retry.failed_sequence_numbers == [] and retry.skipped_already_delivered == 2
+    assert poster.texts_for("c1") == ["a", "b"] and poster.texts_for("c2") == ["a", "b"]
 
 
 class ScriptedManagementApi(ThreadingHTTPServer):

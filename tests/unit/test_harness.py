@@ -13,7 +13,7 @@ from tests.unit.conftest import ENV
 from tests.unit.harness import Harness
 from tests.unit.test_rooms import create_room
 
-TABLES = ("test-users", "test-rooms", "test-connections", "test-messages")
+TABLES = ("test-users", "test-rooms", "test-connections", "test-messages", "test-limits")
 
 # The two tests below run in file order: the first leaves state behind, the second checks
 # none of it is visible. Each also holds on its own.

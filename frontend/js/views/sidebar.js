@@ -49,6 +49,12 @@ export function mountSidebar({ store, actions, onSelect }) {
   });
   store.subscribe("current", () => close({ returnFocus: false }));
 
+  // After an answer arrives: the box is emptied only if it still holds what was sent, so
+  // nothing typed while the request was on its way is lost.
+  const clearIfUnchanged = (input, sent) => {
+    if (input.value.trim() === sent) input.value = "";
+  };
+
   $("create-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const name = $("room-name").value.trim();
@@ -59,7 +65,7 @@ export function mountSidebar({ store, actions, onSelect }) {
     }
     try {
       const room = await actions.createRoom(name);
-      $("room-name").value = "";
+      clearIfUnchanged($("room-name"), name);
       onSelect(room.roomId);
     } catch (error) {
       $("create-error").textContent = describe(error);
@@ -76,7 +82,7 @@ export function mountSidebar({ store, actions, onSelect }) {
     }
     try {
       const room = await actions.openDirect(username);
-      $("direct-username").value = "";
+      clearIfUnchanged($("direct-username"), username);
       onSelect(room.roomId);
     } catch (error) {
       $("direct-error").textContent = describe(error);

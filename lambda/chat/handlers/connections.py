@@ -27,7 +27,9 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(username, str) or not username:
         return {"statusCode": 401, "body": "Unauthorized"}
     connection_id = str(context["connectionId"])
-    service.open(connection_id, username)
+    # `?batch=1`: the client understands `messageBatch` frames (any other value: it does not).
+    batches = (event.get("queryStringParameters") or {}).get("batch") == "1"
+    service.open(connection_id, username, batches=batches)
     log.info("connected", extra={"connectionId": connection_id, "username": username})
     return {"statusCode": 200}
 

@@ -15,7 +15,7 @@ from typing import Any
 from chat import protocol, validation
 from chat.accounts import AccountService, TicketService
 from chat.config import Settings
-from chat.errors import ChatError, InvalidInputError, NotFoundError
+from chat.errors import ChatError, InvalidCredentialsError, InvalidInputError, NotFoundError
 from chat.media import MediaService
 from chat.messages import MessageService
 from chat.rooms import RoomService
@@ -23,6 +23,7 @@ from chat.runtime import (
     Stores,
     configure_logging,
     identity_provider,
+    limiter,
     notifier,
     optional_media_service,
 )
@@ -45,6 +46,7 @@ rooms = RoomService(
 )
 messages = MessageService(stores.rooms, stores.messages, time.time)
 media = optional_media_service(settings, stores, time.time)
+limits = limiter(settings, time.time)
 log = logging.getLogger("chat.rest")
 
 
@@ -56,6 +58,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: str | None
+    # requestContext.identity.sourceIp: API Gateway's view of the client (REST API, v1 events).
+    source_ip: str = ""
 
     def json(self) -> dict[str, Any]:
         return validation.parse_json_object(self.body)
@@ -69,6 +73,7 @@ Response = tuple[int, dict[str, Any]]
 
 def signup(request: Request) -> Response:
     payload = request.json()
+    limits.signup(request.source_ip)
     username = accounts.signup(validation.username(payload), validation.password(payload))
     return 201, {"username": username}
 
@@ -77,7 +82,15 @@ def login(request: Request) -> Response:
     payload = request.json()
     # Malformed credentials cannot match any account; they get the same answer as wrong ones
     # only when well-formed, so a client learns about typos in the form, not about accounts.
-    session = accounts.login(validation.username(payload), validation.password(payload))
+    username, password = validation.username(payload), validation.password(payload)
+    # Checked before the password, so a blocked pair learns nothing, even from a right password;
+    # unknown usernames are counted exactly like known ones.
+    limits.login_allowed(username, request.source_ip)
+    try:
+        session = accounts.login(username, password)
+    except InvalidCredentialsError:
+        limits.login_failed(username, request.source_ip)
+        raise
     return 200, {
         "token": session.token,
         "expiresAt": _iso(session.expires_at),
@@ -195,7 +208,14 @@ def _redirect(location: str) -> dict[str, Any]:
 
 
 def _error(error: ChatError) -> dict[str, Any]:
-    return _response(error.status, {"error": {"code": error.code, "message": error.message}})
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        body["retryAfter"] = retry_after
+    response = _response(error.status, {"error": body})
+    if retry_after is not None:
+        response["headers"]["Retry-After"] = str(retry_after)
+    return response
 
 
 def _request(event: dict[str, Any]) -> Request:
@@ -214,6 +234,9 @@ def _request(event: dict[str, Any]) -> Request:
         },
         headers={k.lower(): v for k, v in (event.get("headers") or {}).items() if v is not None},
         body=body,
+        source_ip=str(
+            ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or ""
+        ),
     )
 
 

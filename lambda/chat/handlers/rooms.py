@@ -9,7 +9,7 @@ from chat import protocol, validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.rooms import RoomService
-from chat.runtime import Stores, configure_logging, notifier, purge_queue
+from chat.runtime import Stores, configure_logging, limiter, notifier, purge_queue
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -23,6 +23,7 @@ service = RoomService(
     users=stores.users,
     purge_queue=purge_queue(settings),
 )
+limits = limiter(settings, time.time)
 
 
 def create_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +33,7 @@ def create_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
 
 def join_room(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
+    limits.join_allowed(caller.username, room_id)
     requested_at = service.request_join(room_id, caller.username)
     return protocol.join_requested(room_id, requested_at)
 
@@ -45,6 +47,7 @@ def approve_join(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
 def reject_join(caller: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     room_id = validation.room_id(payload)
     username = service.reject(room_id, caller.username, validation.username(payload))
+    limits.join_rejected(username, room_id)
     return protocol.join_rejected_ack(room_id, username)
 
 

@@ -20,6 +20,7 @@ from chat.runtime import (
     Stores,
     configure_logging,
     direct_replies,
+    limiter,
     notifier,
     optional_media_service,
 )
@@ -36,6 +37,7 @@ service = MessageService(
     media=optional_media_service(settings, stores, time.time),
 )
 replies = direct_replies(settings)
+limits = limiter(settings, time.time)
 
 
 def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -48,6 +50,7 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
         else validation.message_text(payload)
     )
     client_message_id = validation.client_message_id(payload)
+    limits.message_write(caller.username)
     service.send(room_id, caller.username, text, client_message_id, attachments)
     metrics.emit("send_message", {"MessagesStored": 1})
     return None
@@ -55,7 +58,9 @@ def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | No
 
 def edit_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id, message_id = validation.room_id(payload), validation.message_id(payload)
-    service.edit(room_id, message_id, caller.username, validation.message_text(payload))
+    text = validation.message_text(payload)
+    limits.message_write(caller.username)
+    service.edit(room_id, message_id, caller.username, text)
     return None
 
 
@@ -68,6 +73,7 @@ def delete_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | 
 def react(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id, message_id = validation.room_id(payload), validation.message_id(payload)
     emoji, on = validation.emoji(payload), validation.flag(payload, "on")
+    limits.message_write(caller.username)
     service.react(room_id, message_id, caller.username, emoji, on)
     return None
 

@@ -10,13 +10,19 @@ from typing import Any
 from chat import metrics
 from chat.config import Settings
 from chat.fanout import FanOut, parse_stream_records
-from chat.runtime import Stores, configure_logging, management_poster
+from chat.runtime import Stores, configure_logging, fanout_chunking, management_poster
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings, pool_size=settings.fanout_concurrency)
 executor = ThreadPoolExecutor(max_workers=settings.fanout_concurrency, thread_name_prefix="fanout")
-fanout = FanOut(stores.connections, management_poster(settings), executor, rooms=stores.rooms)
+fanout = FanOut(
+    stores.connections,
+    management_poster(settings),
+    executor,
+    rooms=stores.rooms,
+    chunking=fanout_chunking(settings),
+)
 log = logging.getLogger("chat.stream_processor")
 
 
@@ -35,6 +41,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "gone": report.gone,
             "alreadyDelivered": report.skipped_already_delivered,
             "deletedRoom": report.skipped_deleted_room,
+            "chunksEnqueued": report.chunks_enqueued,
             "failed": len(report.failed_sequence_numbers),
             "durationMs": duration_ms,
         },
@@ -46,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "GoneConnections": report.gone,
             "BatchItemFailures": len(report.failed_sequence_numbers),
             "MalformedRecords": len(malformed),
+            "FanOutChunks": report.chunks_enqueued,
         },
         {"FanOutDuration": duration_ms},
     )

@@ -1,0 +1,267 @@
+"""Abuse limits (docs/protocol.md, "Limits") against moto's limits table: the GCRA bucket and
+the failure windows in the store, and each limited action through the real handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from chat import keys
+from chat.config import Bucket
+from chat.store import LimitsStore
+from tests.events import load_event
+from tests.unit.harness import Harness, LambdaContext, fresh_handlers
+from tests.unit.test_messages import room  # noqa: F401  (fixture)
+from tests.unit.test_rooms import create_room, error_of
+
+NOW_MS = 1_800_000_000_000
+
+
+@pytest.fixture
+def store(aws: None) -> LimitsStore:
+    return LimitsStore(boto3.resource("dynamodb").Table("test-limits"))
+
+
+def test_bucket_allows_exactly_the_burst_then_answers_when_the_next_unit_is_free(
+    store: LimitsStore,
+) -> None:
+    bucket = Bucket(5, 1, 20)  # 200 ms apart, 20 at once
+    key = keys.rate("msg", "alice")
+    waits = [store.take(key, NOW_MS, bucket.interval_ms, bucket.tolerance_ms) for _ in range(21)]
+    assert waits[:20] == [0] * 20
+    assert waits[20] == 200
+    # A rejected take changes nothing: 199 ms later it is still refused, at 200 ms allowed.
+    assert store.take(key, NOW_MS + 199, bucket.interval_ms, bucket.tolerance_ms) == 1
+    assert store.take(key, NOW_MS + 200, bucket.interval_ms, bucket.tolerance_ms) == 0
+
+
+def test_bucket_refills_at_the_sustained_rate(store: LimitsStore) -> None:
+    bucket = Bucket(5, 1, 20)
+    key = keys.rate("msg", "bob")
+    # 5 per second forever is allowed; a sixth inside one second after the burst is spent is not.
+    for second in range(10):
+        for i in range(5):
+            now = NOW_MS + second * 1000 + i * 200
+            assert store.take(key, now, bucket.interval_ms, bucket.tolerance_ms) == 0
+    item = store.table.get_item(Key=key)["Item"]
+    assert int(item["ttl"]) > (NOW_MS // 1000)
+
+
+def test_buckets_are_per_key(store: LimitsStore) -> None:
+    bucket = Bucket(1, 60, 1)
+    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket.interval_ms, 0) == 0
+    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket.interval_ms, 0) == 60_000
+    assert store.take(keys.rate("msg", "b"), NOW_MS, bucket.interval_ms, 0) == 0
+
+
+def test_failure_window_counts_then_starts_again_after_it_ends(store: LimitsStore) -> None:
+    key = keys.rate("login", "carol")
+    for i in range(3):
+        store.count(key, NOW_MS + i, 900_000)
+    assert store.windows([key]) == {key["pk"]: (3, NOW_MS + 900_000)}
+    store.count(key, NOW_MS + 900_000, 900_000)
+    assert store.windows([key]) == {key["pk"]: (1, NOW_MS + 1_800_000)}
+    assert store.windows([keys.rate("login", "nobody")]) == {}
+
+
+# -- through the handlers ---------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def limits_on(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit tier's environment has the limits off (tests/unit/conftest.py); here they are
+    on, as deployed (RATE_LIMITS_ENABLED defaults to true)."""
+    monkeypatch.delenv("RATE_LIMITS_ENABLED", raising=False)
+
+
+@pytest.fixture
+def chat(aws: None, limits_on: None) -> Harness:
+    return Harness()
+
+
+def _freeze(chat: Harness, module: str, now: float = NOW_MS / 1000) -> list[float]:
+    """The module's limiter reads a clock the test moves."""
+    clock = [now]
+    chat.modules[module].limits.clock = lambda: clock[0]
+    return clock
+
+
+def _errors(chat: Harness, connection_id: str) -> list[dict[str, Any]]:
+    return [f for f in chat.frames(connection_id) if f["type"] == "error"]
+
+
+def _stored(chat: Harness, room_id: str) -> int:
+    table = chat.dynamodb.Table("test-messages")
+    return len(
+        table.query(
+            KeyConditionExpression="roomId = :r", ExpressionAttributeValues={":r": room_id}
+        )["Items"]
+    )
+
+
+def test_send_message_over_the_burst_is_rate_limited_and_not_stored(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+) -> None:
+    clock = _freeze(chat, "send_message")
+    frame = {"action": "sendMessage", "roomId": room["id"], "text": "hi"}
+    for _ in range(20):
+        chat.send(room["alice"], "alice", frame)
+    assert _errors(chat, room["alice"]) == []
+    assert _stored(chat, room["id"]) == 20
+    chat.send(room["alice"], "alice", {**frame, "requestId": "r21"})
+    [error] = _errors(chat, room["alice"])
+    assert error["code"] == "rate_limited" and error["retryAfter"] == 1
+    assert error["requestId"] == "r21" and error["action"] == "sendMessage"
+    assert _stored(chat, room["id"]) == 20
+    # Another user has a bucket of their own; alice's refills at 5 per second.
+    chat.send(room["bob"], "bob", {**frame, "text": "me too"})
+    assert _errors(chat, room["bob"]) == []
+    clock[0] += 0.2
+    chat.send(room["alice"], "alice", frame)
+    assert _errors(chat, room["alice"]) == []
+    assert _stored(chat, room["id"]) == 22
+
+
+def test_edit_and_react_share_the_senders_bucket(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+) -> None:
+    _freeze(chat, "send_message")
+    chat.send(room["alice"], "alice", {"action": "sendMessage", "roomId": room["id"], "text": "x"})
+    chat.pump()
+    chat.frames(room["alice"]), chat.frames(room["bob"])
+    [item] = chat.dynamodb.Table("test-messages").query(
+        KeyConditionExpression="roomId = :r", ExpressionAttributeValues={":r": room["id"]}
+    )["Items"]
+    message_id = item["messageId"]
+    edit = {"action": "editMessage", "roomId": room["id"], "messageId": message_id}
+    react = {"action": "react", "roomId": room["id"], "messageId": message_id, "emoji": "👍"}
+    for i in range(18):  # with the send and the react below: the burst of 20
+        chat.send(room["alice"], "alice", {**edit, "text": f"edit {i}"})
+    assert _errors(chat, room["alice"]) == []
+    chat.send(room["alice"], "alice", {**react, "on": True})
+    chat.send(room["alice"], "alice", {**edit, "text": "one too many"})
+    [error] = _errors(chat, room["alice"])
+    assert error["code"] == "rate_limited" and error["action"] == "editMessage"
+    stored = chat.dynamodb.Table("test-messages").get_item(
+        Key={"roomId": room["id"], "messageId": message_id}
+    )["Item"]
+    assert stored["text"] == "edit 17"
+
+
+def test_switch_off_removes_the_message_limit(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATE_LIMITS_ENABLED", "false")
+    chat.modules = fresh_handlers()
+    _freeze(chat, "send_message")
+    frame = {"action": "sendMessage", "roomId": room["id"], "text": "load"}
+    for _ in range(30):
+        chat.send(room["alice"], "alice", frame)
+    assert _errors(chat, room["alice"]) == []
+    assert _stored(chat, room["id"]) == 30
+    items = chat.dynamodb.Table("test-limits").scan()["Items"]
+    assert [i["pk"] for i in items if i["pk"].startswith("RATE#msg#")] == []
+
+
+def _rest(
+    chat: Harness, path: str, body: dict[str, Any], source_ip: str = "203.0.113.10"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A REST call from `source_ip`; status, body and headers."""
+    event = load_event("rest_api_proxy")
+    event.update(httpMethod="POST", path=path, body=json.dumps(body))
+    event["requestContext"]["identity"]["sourceIp"] = source_ip
+    response = chat.modules["rest"].lambda_handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"] or "{}"), response["headers"]
+
+
+def _login(
+    chat: Harness, username: str, password: str, source_ip: str = "203.0.113.10"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    return _rest(chat, "/auth/login", {"username": username, "password": password}, source_ip)
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known user", "unknown user"])
+def test_five_failed_logins_block_the_pair_even_for_the_right_password(
+    chat: Harness, known: bool
+) -> None:
+    if known:
+        assert _rest(chat, "/auth/signup", {"username": "dave", "password": PASSWORD})[0] == 201
+    clock = _freeze(chat, "rest")
+    answers = [_login(chat, "dave", "wrong password!")[:2] for _ in range(5)]
+    # Known or not, the five answers are the same.
+    assert {(s, b["error"]["code"]) for s, b in answers} == {(401, "invalid_credentials")}
+    status, body, headers = _login(chat, "Dave", PASSWORD)
+    assert status == 429 and body["error"]["code"] == "rate_limited"
+    assert body["error"]["retryAfter"] == 900 and headers["Retry-After"] == "900"
+    # Another source is not blocked by this pair.
+    assert _login(chat, "dave", PASSWORD, "198.51.100.7")[0] == (200 if known else 401)
+    # Once the window has passed, the right password works again.
+    clock[0] += 900
+    assert _login(chat, "dave", PASSWORD)[0] == (200 if known else 401)
+
+
+def test_a_hundred_failures_from_any_sources_block_the_username_everywhere(chat: Harness) -> None:
+    assert _rest(chat, "/auth/signup", {"username": "erin", "password": PASSWORD})[0] == 201
+    _freeze(chat, "rest")
+    for i in range(100):
+        assert _login(chat, "erin", "wrong password!", f"198.51.{i // 4}.{i % 4}")[0] == 401
+    status, body, headers = _login(chat, "erin", PASSWORD, "192.0.2.200")
+    assert status == 429 and headers["Retry-After"] == "900"
+    # Other usernames are untouched.
+    assert _login(chat, "frank", "wrong password!", "192.0.2.200")[0] == 401
+
+
+def test_signups_per_source_per_hour(chat: Harness) -> None:
+    clock = _freeze(chat, "rest")
+    for i in range(20):
+        assert _rest(chat, "/auth/signup", {"username": f"user{i}", "password": PASSWORD})[0] == 201
+    status, body, headers = _rest(
+        chat, "/auth/signup", {"username": "user20", "password": PASSWORD}
+    )
+    assert status == 429 and body["error"]["code"] == "rate_limited"
+    assert int(headers["Retry-After"]) == 180  # one sign-up frees every 3600 / 20 s
+    # Nothing was stored for the refused sign-up.
+    assert chat.dynamodb.Table("test-users").get_item(Key={"pk": "USER#user20"}).get("Item") is None
+    assert (
+        _rest(chat, "/auth/signup", {"username": "user20", "password": PASSWORD}, "192.0.2.9")[0]
+        == 201
+    )
+    clock[0] += 180
+    assert _rest(chat, "/auth/signup", {"username": "user21", "password": PASSWORD})[0] == 201
+
+
+def test_after_a_rejection_the_next_join_request_within_the_cooldown_is_rate_limited(
+    chat: Harness,
+) -> None:
+    a = chat.connect(chat.signup_and_login("alice"))
+    b = chat.connect(chat.signup_and_login("bob"))
+    c = chat.connect(chat.signup_and_login("carol"))
+    room_id = create_room(chat, a)
+    other_room = create_room(chat, a, name="Other")
+    clock = _freeze(chat, "rooms")
+    join = {"action": "joinRoom", "roomId": room_id}
+    assert chat.send(b, "bob", join)["type"] == "joinRequested"  # type: ignore[index]
+    chat.send(a, "alice", {"action": "rejectJoin", "roomId": room_id, "username": "bob"})
+    reply = chat.send(b, "bob", {**join, "requestId": "again"})
+    assert error_of(reply) == "rate_limited"
+    assert reply is not None and reply["retryAfter"] == 600 and reply["requestId"] == "again"
+    # Nothing was stored: the admin has no request to decide on.
+    status, body = chat.rest("GET", f"/rooms/{room_id}/members", token=chat.login("alice"))
+    assert status == 200 and body["requests"] == []
+    # Other rooms, and other users, are not affected.
+    assert (
+        chat.send(b, "bob", {"action": "joinRoom", "roomId": other_room})["type"] == "joinRequested"
+    )  # type: ignore[index]
+    assert chat.send(c, "carol", join)["type"] == "joinRequested"  # type: ignore[index]
+    clock[0] += 600
+    assert chat.send(b, "bob", join)["type"] == "joinRequested"  # type: ignore[index]
