@@ -33,7 +33,11 @@ export function fileProblem(file, limits) {
   if (!limits.contentTypes.includes(file.type)) {
     return `${file.name}: this type of file can't be attached (${file.type || "unknown type"}). Allowed: PNG, JPEG, GIF and WebP images, PDF, plain text and ZIP.`;
   }
-  if (file.size > limits.maxBytes) return `${file.name} is too large (${formatSize(file.size)}); files can be at most ${formatSize(limits.maxBytes)}.`;
+  if (file.size > limits.maxBytes) {
+    // Just over the limit both round alike: then in bytes.
+    const [size, max] = formatSize(file.size) === formatSize(limits.maxBytes) ? [`${file.size} bytes`, `${limits.maxBytes} bytes`] : [formatSize(file.size), formatSize(limits.maxBytes)];
+    return `${file.name} is too large (${size}); files can be at most ${max}.`;
+  }
   return "";
 }
 

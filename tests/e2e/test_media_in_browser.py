@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from .flows import messages, send, two_users_in_a_room
+from .test_accessibility import blocking_violations
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +71,7 @@ def test_attach_an_image_and_a_pdf_the_other_member_sees_and_downloads_them(
     # The chip's preview is the chosen file itself (a blob URL), decoded.
     thumb = files.nth(0).locator("img")
     expect(thumb).to_have_attribute("src", BLOB)
+    assert blocking_violations(alice) == [], "files to send"
     alice.get_by_label("Message").fill("the numbers")
     alice.get_by_label("Message").press("Enter")
     expect(files).to_have_count(0)
@@ -89,6 +91,8 @@ def test_attach_an_image_and_a_pdf_the_other_member_sees_and_downloads_them(
         expect(item).to_contain_text("report.pdf")
         expect(item).to_contain_text("application/pdf")
 
+    bob.emulate_media(color_scheme="dark")
+    assert blocking_violations(bob) == [], "attachments in a message"
     card = messages(bob).nth(0)
     with bob.expect_download() as download_info:
         card.get_by_role("link", name="Download report.pdf").click()
@@ -155,7 +159,16 @@ def test_too_large_and_disallowed_files_are_refused_before_any_upload(
     error = alice.get_by_role("alert").filter(has_text="too large")
 
     alice.locator("#file-input").set_input_files(str(big))
-    expect(error).to_contain_text("huge.pdf is too large (10.0 MB); files can be at most 10.0 MB.")
+    expect(error).to_contain_text(
+        "huge.pdf is too large (10485761 bytes); files can be at most 10485760 bytes."
+    )
+    bigger = tmp_path / "bigger.zip"
+    with bigger.open("wb") as f:
+        f.truncate(12 * 1024 * 1024)
+    alice.locator("#file-input").set_input_files(str(bigger))
+    expect(error).to_contain_text(
+        "bigger.zip is too large (12.0 MB); files can be at most 10.0 MB."
+    )
     alice.locator("#file-input").set_input_files(str(page_file))
     expect(alice.get_by_role("alert").filter(has_text="can't be attached")).to_contain_text(
         "page.html: this type of file can't be attached (text/html)"
