@@ -5,6 +5,7 @@ before anything is uploaded."""
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Request, Route, expect
+
+from localcloud.testing import RunningLocalCloud
 
 from .flows import messages, send, two_users_in_a_room
 from .test_accessibility import blocking_violations
@@ -218,3 +221,39 @@ def test_a_fifth_file_is_refused_and_a_pasted_image_is_attached(
     alice.get_by_label("Message").press("Enter")
     expect(messages(bob)).to_have_count(1)
     expect(messages(bob).nth(0).get_by_role("img", name="pasted.png")).to_be_visible()
+
+
+def test_limits_from_config_apply_and_the_servers_refusal_shows_on_the_file(
+    new_page: Callable[..., Page], cloud: RunningLocalCloud, tmp_path: Path
+) -> None:
+    """A config.js carrying `media` limits replaces the defaults. Here it allows more than the
+    server (20 MB, and HTML): the client lets the files go, and the server's answer (413, 400)
+    shows on each file, which cannot be sent."""
+    media = {"maxBytes": 20 * 1024 * 1024, "contentTypes": ["application/zip", "text/html"]}
+    alice, *_ = two_users_in_a_room(new_page)
+    config = (
+        f"window.CHAT_CONFIG = {{restUrl: {json.dumps(cloud.base_url + '/api')}, "
+        f"wsUrl: {json.dumps(cloud.base_url.replace('http', 'ws', 1) + '/ws')}, "
+        f"media: {json.dumps(media)}}};"
+    )
+    alice.route(
+        "**/config.js",
+        lambda route: route.fulfill(body=config, content_type="text/javascript"),
+    )
+    alice.reload()
+    alice.get_by_role("list", name="Rooms").get_by_role(
+        "button", name=re.compile("Launch plans")
+    ).click()
+    expect(alice.get_by_role("heading", name="Launch plans")).to_be_visible()
+    big = tmp_path / "big.zip"
+    with big.open("wb") as f:
+        f.truncate(11 * 1024 * 1024)
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+    alice.locator("#file-input").set_input_files([str(big), str(tmp_path / "page.html")])
+    files = alice.get_by_role("list", name="Files to send").get_by_role("listitem")
+    expect(files).to_have_count(2)
+    expect(files.nth(0)).to_contain_text("Not uploaded: Files are at most 10485760 bytes.")
+    expect(files.nth(1)).to_contain_text("Not uploaded: That file type is not allowed")
+    alice.get_by_role("button", name="Send").click()
+    expect(alice.get_by_role("alert").filter(has_text="Remove the files")).to_be_visible()
+    expect(messages(alice)).to_have_count(0)
