@@ -165,7 +165,7 @@ export function pendingItem(pending, username, { onRetry, onDiscard }) {
     ),
     el("p", { className: "text", text: pending.text }),
     pending.attachments?.length
-      ? el("p", { className: "pending-files small muted", text: pending.attachments.map((a) => `📎 ${a.filename} (${describeFile(a)})`).join(", ") })
+      ? el("p", { className: "pending-files small muted", text: `Attached: ${pending.attachments.map((a) => `${a.filename} (${describeFile(a)})`).join(", ")}` })
       : null,
     failed
       ? el(

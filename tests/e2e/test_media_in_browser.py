@@ -56,7 +56,7 @@ def upload_requests(page: Page) -> list[str]:
 
 
 def test_attach_an_image_and_a_pdf_the_other_member_sees_and_downloads_them(
-    new_page: Callable[..., Page], tmp_path: Path
+    new_page: Callable[..., Page], tmp_path: Path, artifacts: Path
 ) -> None:
     alice, bob, a_name, *_ = two_users_in_a_room(new_page)
     image = png(64, 48)
@@ -75,6 +75,7 @@ def test_attach_an_image_and_a_pdf_the_other_member_sees_and_downloads_them(
     thumb = files.nth(0).locator("img")
     expect(thumb).to_have_attribute("src", BLOB)
     assert blocking_violations(alice) == [], "files to send"
+    alice.screenshot(path=str(artifacts / "media-composer.png"))
     alice.get_by_label("Message").fill("the numbers")
     alice.get_by_label("Message").press("Enter")
     expect(files).to_have_count(0)
@@ -96,6 +97,7 @@ def test_attach_an_image_and_a_pdf_the_other_member_sees_and_downloads_them(
 
     bob.emulate_media(color_scheme="dark")
     assert blocking_violations(bob) == [], "attachments in a message"
+    bob.screenshot(path=str(artifacts / "media-message.png"))
     card = messages(bob).nth(0)
     with bob.expect_download() as download_info:
         card.get_by_role("link", name="Download report.pdf").click()

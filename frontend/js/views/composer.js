@@ -24,7 +24,7 @@ export function mountComposer({ store, actions, config = {} }) {
     const { file } = chip;
     const preview = chip.preview
       ? el("img", { className: "chip-thumb", src: chip.preview, alt: "", width: "48", height: "48" })
-      : el("span", { className: "chip-icon", "aria-hidden": "true", text: "📄" });
+      : el("span", { className: "chip-icon", "aria-hidden": "true", text: (file.name.split(".").pop() || "file").slice(0, 4).toUpperCase() });
     const bar = el("span", { className: "bar" });
     bar.style.width = `${Math.round(chip.progress * 100)}%`;
     const state =
