@@ -94,11 +94,24 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
 resource "aws_s3_bucket_cors_configuration" "media" {
   bucket = aws_s3_bucket.media.id
 
+  # Uploads: the presigned POST form, from the site only.
   cors_rule {
-    allowed_methods = ["GET", "HEAD", "POST"]
+    allowed_methods = ["POST"]
     allowed_origins = [local.media_cors_origin]
     allowed_headers = ["*"]
-    expose_headers  = ["ETag", "Content-Length", "Content-Type", "Content-Disposition"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 600
+  }
+
+  # Downloads: the client fetches GET /rooms/{id}/uploads/{id} from the API's origin and follows
+  # its 302 here, and after a redirect across origins the browser sends `Origin: null`, which no
+  # named origin matches. A presigned GET carries its own credential (no cookies, no
+  # Authorization header), valid a few minutes, so any origin may read what it names.
+  cors_rule {
+    allowed_methods = ["GET", "HEAD"]
+    allowed_origins = ["*"]
+    allowed_headers = ["*"]
+    expose_headers  = ["Content-Length", "Content-Type", "Content-Disposition"]
     max_age_seconds = 600
   }
 }
