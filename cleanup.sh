@@ -93,6 +93,7 @@ output() {
     printf '%s' "$outputs" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], {}).get("value", ""))' "$1"
 }
 bucket="$(output site_bucket)"
+media_bucket="$(output media_bucket)"
 key_name="$(output jwt_secret_parameter_name)"
 resources="$(terraform -chdir="$tf_dir" state list 2>/dev/null | grep -vc '^data\.' || true)"
 
@@ -101,7 +102,8 @@ cat <<EOF
 
 This deletes environment '$env_name' in account $account, region $region:
   $resources Terraform-managed resources (tables with every user and message, APIs, functions,
-  the site), the site bucket ${bucket:-(none)}, the signing key ${key_name:-(none)},
+  the site), the site bucket ${bucket:-(none)}, the media bucket ${media_bucket:-(none)} with
+  every uploaded file, the signing key ${key_name:-(none)},
   the '$env_name' Terraform state, and $build_dir.
 EOF
 if ! $assume_yes; then
@@ -114,6 +116,10 @@ fi
 if [ -n "$bucket" ]; then
     step "Emptying the site bucket"
     aws_py empty-bucket "$bucket"
+fi
+if [ -n "$media_bucket" ]; then
+    step "Emptying the media bucket"
+    aws_py empty-bucket "$media_bucket"
 fi
 
 step "terraform destroy"

@@ -20,6 +20,8 @@ locals {
     signing_key     = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.jwt_secret_parameter_name}"
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
     user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
+    media_bucket    = aws_s3_bucket.media.arn
+    media_objects   = "${aws_s3_bucket.media.arn}/rooms/*"
   }
 
   # identity_provider = "cognito": SignUp and InitiateAuth are public Cognito APIs (the app
@@ -207,6 +209,7 @@ data "aws_iam_policy_document" "function" {
     for_each = merge(
       lookup(local.function_access, each.key, {}),
       { for target, actions in try(local.cognito_access[each.key], {}) : target => actions if local.cognito },
+      try(local.media_access[each.key], {}), # terraform/media.tf
     )
 
     content {

@@ -164,6 +164,11 @@ locals {
     # A deleted room's tombstone outlives its purge by this long, so a send racing the
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"
+    # terraform/media.tf: the bucket and the upload limits (docs/protocol.md, "Media")
+    MEDIA_BUCKET        = aws_s3_bucket.media.bucket
+    MEDIA_MAX_BYTES     = tostring(var.media_max_bytes)
+    MEDIA_CONTENT_TYPES = join(",", var.media_content_types)
+
     # Abuse limits (terraform/variables.tf, rate_limit*): the limits table and each limit.
     LIMITS_TABLE                         = aws_dynamodb_table.limits.name
     RATE_LIMITS_ENABLED                  = tostring(var.rate_limits_enabled)

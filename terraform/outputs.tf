@@ -33,6 +33,11 @@ output "function_names" {
   value       = { for key, fn in aws_lambda_function.function : key => fn.function_name }
 }
 
+output "media_bucket" {
+  description = "S3 bucket holding uploaded files (private; presigned URLs only; cleanup.sh empties it)."
+  value       = aws_s3_bucket.media.bucket
+}
+
 output "site_bucket" {
   description = "S3 bucket holding the client's files (deploy.sh uploads to it; cleanup.sh empties it)."
   value       = aws_s3_bucket.site.bucket

@@ -184,7 +184,7 @@ variable "cloudfront_price_class" {
 }
 
 variable "site_bucket_require_tls" {
-  description = "Deny every request to the site bucket that does not use TLS. Only an emulator on plain http (the infra test's moto server) needs this off."
+  description = "Deny every request to the site and media buckets that does not use TLS. Only an emulator on plain http (the infra test's moto server) needs this off."
   type        = bool
   default     = true
 }
@@ -255,6 +255,34 @@ variable "cognito_password_policy" {
     condition     = var.cognito_password_policy.minimum_length >= 8 && var.cognito_password_policy.minimum_length <= 99
     error_message = "cognito_password_policy.minimum_length must be between 8 (the API's own minimum) and 99 (Cognito's maximum)."
   }
+}
+
+variable "media_max_bytes" {
+  description = "Largest file a member may upload (bytes); the presigned POST pins each file's exact size."
+  type        = number
+  default     = 10485760
+
+  validation {
+    condition     = var.media_max_bytes >= 1 && var.media_max_bytes <= 5368709120
+    error_message = "media_max_bytes must be 1 to 5368709120 (S3's limit for one POST)."
+  }
+}
+
+variable "media_content_types" {
+  description = "Content types a member may upload. Never text/html, XHTML, SVG or JavaScript: the bucket serves what it holds."
+  type        = list(string)
+  default     = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "application/zip"]
+
+  validation {
+    condition     = length(setintersection(var.media_content_types, ["text/html", "application/xhtml+xml", "image/svg+xml", "text/javascript"])) == 0
+    error_message = "media_content_types may not hold text/html, application/xhtml+xml, image/svg+xml or text/javascript."
+  }
+}
+
+variable "media_cors_origin" {
+  description = "The one origin the media bucket's CORS rule allows; empty for the site's CloudFront domain."
+  type        = string
+  default     = ""
 }
 
 variable "fanout_chunk_threshold" {

@@ -3,6 +3,7 @@
 
 import { Api } from "./api.js";
 import { catchUpCursor } from "./cursor.js";
+import { createMedia } from "./media.js";
 import { ChatSocket } from "./socket.js";
 
 const SESSION_KEY = "chat.session";
@@ -28,6 +29,7 @@ export class ActionError extends Error {
 
 export function createActions({ store, config }) {
   const api = new Api(config.restUrl || "/api");
+  const media = createMedia(api);
   let socket = null;
   let expiryTimer = null;
   const replies = new Map(); // requestId => {resolve, reject, timer}
@@ -74,6 +76,7 @@ export function createActions({ store, config }) {
     replies.clear();
     sends.clear();
     saveSession(null);
+    media.forget();
     store.reset();
     store.setConnection("offline");
     store.setSession(null);
@@ -98,11 +101,12 @@ export function createActions({ store, config }) {
   // One send per room is in flight at a time, the rest wait in order: the server gives a
   // message its id (its place in the room) when it stores it, and two sends in flight at once
   // run as two concurrent invocations that may store them either way round.
-  function sendMessage(roomId, text, clientMessageId = crypto.randomUUID()) {
+  // `attachments`: [{uploadId, filename, contentType, size}] of finished uploads.
+  function sendMessage(roomId, text, clientMessageId = crypto.randomUUID(), attachments = []) {
     if (!socket || !socket.isOpen()) {
       throw new ActionError("offline", "You are offline. Your message was not sent; it is still in the box.");
     }
-    store.addPending(roomId, { clientMessageId, text, requestId: null, status: "queued" });
+    store.addPending(roomId, { clientMessageId, text, attachments, requestId: null, status: "queued" });
     sendNext(roomId);
     return clientMessageId;
   }
@@ -113,8 +117,10 @@ export function createActions({ store, config }) {
     if (waiting.some((p) => p.status === "sending")) return;
     const next = waiting.find((p) => p.status === "queued");
     if (!next) return;
-    const { clientMessageId, text } = next;
-    const requestId = socket ? socket.send({ action: "sendMessage", roomId, text, clientMessageId }) : null;
+    const { clientMessageId, text, attachments } = next;
+    const frame = { action: "sendMessage", roomId, text, clientMessageId };
+    if (attachments.length) frame.attachments = attachments.map((a) => a.uploadId);
+    const requestId = socket ? socket.send(frame) : null;
     if (!requestId) {
       store.updatePending(roomId, clientMessageId, { status: "failed", error: "Not sent: you were offline." });
       return sendNext(roomId);
@@ -342,6 +348,7 @@ export function createActions({ store, config }) {
     loadOlder,
     loadMembers,
     sendMessage,
+    media,
     retrySend,
     discardSend: (roomId, clientMessageId) => store.removePending(roomId, clientMessageId),
     async createRoom(name) {

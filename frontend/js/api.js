@@ -53,6 +53,47 @@ export class Api {
     const query = new URLSearchParams(params).toString();
     return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/search?${query}`);
   }
+  createUpload(roomId, file) {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/uploads`, file);
+  }
+
+  // The presigned POST form to S3, the file last; progress as a fraction 0..1; an aborted
+  // signal cancels it.
+  postForm(url, fields, file, onProgress, signal) {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append("file", file);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.upload.addEventListener("progress", (e) => {
+        if (e.lengthComputable) onProgress(e.loaded / e.total);
+      });
+      xhr.addEventListener("load", () => {
+        if (xhr.status >= 200 && xhr.status < 300) resolve();
+        else reject(new ApiError(xhr.status, "upload_failed", "The file was not accepted by the storage. Please try again."));
+      });
+      xhr.addEventListener("error", () => reject(new ApiError(0, "network", "The upload failed. Check your connection and try again.")));
+      xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "The upload was cancelled.")));
+      if (signal) signal.addEventListener("abort", () => xhr.abort());
+      xhr.send(form);
+    });
+  }
+
+  // An attachment's bytes: the API answers 302 to a presigned GET, which fetch follows.
+  async download(roomId, uploadId) {
+    let response;
+    try {
+      response = await fetch(`${this.baseUrl}/rooms/${encodeURIComponent(roomId)}/uploads/${encodeURIComponent(uploadId)}`, {
+        headers: { Authorization: `Bearer ${this.token}` },
+      });
+    } catch {
+      throw new ApiError(0, "network", "Can't reach the server. Check your connection and try again.");
+    }
+    if (!response.ok) throw new ApiError(response.status, "download_failed", "The file could not be downloaded.");
+    return response.blob();
+  }
+
   messages(roomId, params = {}) {
     const query = new URLSearchParams(params).toString();
     return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${query ? `?${query}` : ""}`);

@@ -35,7 +35,7 @@ mountRoomList({ store, onSelect: selectRoom });
 mountSidebar({ store, actions, onSelect: selectRoom });
 mountRoom({ store, actions });
 mountMessageList({ store, actions });
-mountComposer({ store, actions });
+mountComposer({ store, actions, config: window.CHAT_CONFIG || {} });
 mountMembers({ store, actions });
 mountReadState({ store, actions });
 mountTyping({ store, actions });

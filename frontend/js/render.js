@@ -1,6 +1,7 @@
 // DOM building. User content only ever goes through textContent, never innerHTML.
 
 import { ApiError } from "./api.js";
+import { formatSize, isImage } from "./media.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -51,7 +52,8 @@ export const QUICK_EMOJIS = ["👍", "❤️", "😂", "🎉", "😮", "👀"];
 
 // A stored message. With `controls` ({me, canDelete, onEdit, onDelete, onReact}) it has its
 // actions: reactions to toggle, a picker, Edit (own) and Delete (own, or any for the admin).
-export function messageItem(message, mine, controls = null) {
+// With `files` ({imageUrl, onDownload}) its attachments show: images inline, others as cards.
+export function messageItem(message, mine, controls = null, files = null) {
   const created = new Date(message.createdAt);
   const classes = ["message", mine ? "mine" : "", message.deleted ? "deleted" : ""].filter(Boolean).join(" ");
   return el(
@@ -65,8 +67,43 @@ export function messageItem(message, mine, controls = null) {
       message.editedAt && !message.deleted ? el("span", { className: "edited", title: `Edited ${new Date(message.editedAt).toLocaleString()}`, text: "(edited)" }) : null,
     ),
     message.deleted ? el("p", { className: "text tombstone", text: "This message was deleted." }) : el("p", { className: "text", text: message.text }),
+    files && !message.deleted && message.attachments?.length ? attachmentsBlock(message.attachments, files) : null,
     controls && !message.deleted ? reactionsRow(message, controls) : null,
     controls && !message.deleted ? actionsRow(message, mine, controls) : null,
+  );
+}
+
+const describeFile = (a) => `${a.contentType}, ${formatSize(a.size)}`;
+
+// Images in a box of fixed size (css: .attachment-image), so the list does not move when one
+// loads; other files as a card with a download link. Bytes come as blob URLs (the download
+// call needs the bearer token, which an <img src> or a plain link cannot send).
+function attachmentsBlock(attachments, { imageUrl, onDownload }) {
+  return el(
+    "div",
+    { className: "attachments" },
+    ...attachments.map((a) => {
+      const link = el("a", { href: "#", className: "download", "aria-label": `Download ${a.filename}`, text: "Download" });
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        onDownload(a);
+      });
+      if (isImage(a.contentType)) {
+        const img = el("img", { className: "attachment-image", alt: a.filename, width: "240", height: "180" });
+        imageUrl(a).then(
+          (url) => (img.src = url),
+          () => img.replaceWith(el("span", { className: "attachment-image error small", role: "img", "aria-label": a.filename, text: "Image not available" })),
+        );
+        return el("figure", { className: "attachment" }, img, el("figcaption", { className: "small muted" }, el("span", { text: a.filename }), " ", link));
+      }
+      return el(
+        "div",
+        { className: "attachment file-card" },
+        el("span", { className: "file-name", text: a.filename }),
+        el("span", { className: "small muted", text: describeFile(a) }),
+        link,
+      );
+    }),
   );
 }
 
@@ -127,6 +164,9 @@ export function pendingItem(pending, username, { onRetry, onDiscard }) {
       el("span", { className: "send-state", text: failed ? "Not sent" : "Sending…" }),
     ),
     el("p", { className: "text", text: pending.text }),
+    pending.attachments?.length
+      ? el("p", { className: "pending-files small muted", text: `Attached: ${pending.attachments.map((a) => `${a.filename} (${describeFile(a)})`).join(", ")}` })
+      : null,
     failed
       ? el(
           "div",

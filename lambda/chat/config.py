@@ -38,6 +38,15 @@ class LimitSettings:
 
 
 IDENTITY_PROVIDERS = ("builtin", "cognito")
+DEFAULT_MEDIA_CONTENT_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "application/zip",
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -52,6 +61,21 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as e:
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from e
+
+
+# Types a browser would run as a page or a script if it ever rendered them from our origin.
+_NEVER_SERVED = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/javascript")
+
+
+def _content_types(raw: str | None) -> tuple[str, ...]:
+    """MEDIA_CONTENT_TYPES: a comma-separated list of lowercase MIME types; never text/html."""
+    if not raw:
+        return DEFAULT_MEDIA_CONTENT_TYPES
+    types = tuple(t.strip().lower() for t in raw.split(",") if t.strip())
+    for value in types:
+        if "/" not in value or ";" in value or value in _NEVER_SERVED:
+            raise ConfigurationError(f"MEDIA_CONTENT_TYPES may not hold {value!r}")
+    return types or DEFAULT_MEDIA_CONTENT_TYPES
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
@@ -114,6 +138,12 @@ class Settings:
     cognito_jwks_url: str | None = None
     room_purge_queue_url: str | None = None
     room_purge_grace_seconds: int = 60
+    media_bucket: str | None = None
+    media_max_bytes: int = 10 * 1024 * 1024
+    media_content_types: tuple[str, ...] = DEFAULT_MEDIA_CONTENT_TYPES
+    media_upload_ttl_seconds: int = 300
+    media_download_ttl_seconds: int = 300
+    media_endpoint_url: str | None = None
     # Rooms of more connections than this go to the fan-out workers through this FIFO queue
     # (0 or no queue: every room is fanned out by the stream processor itself).
     fanout_queue_url: str | None = None
@@ -164,6 +194,12 @@ class Settings:
             cognito_jwks_url=env.get("COGNITO_JWKS_URL") or None,
             room_purge_queue_url=env.get("ROOM_PURGE_QUEUE_URL") or None,
             room_purge_grace_seconds=max(0, _int(env, "ROOM_PURGE_GRACE_SECONDS", 60)),
+            media_bucket=env.get("MEDIA_BUCKET") or None,
+            media_max_bytes=max(1, _int(env, "MEDIA_MAX_BYTES", 10 * 1024 * 1024)),
+            media_content_types=_content_types(env.get("MEDIA_CONTENT_TYPES")),
+            media_upload_ttl_seconds=max(1, _int(env, "MEDIA_UPLOAD_TTL_SECONDS", 300)),
+            media_download_ttl_seconds=max(1, _int(env, "MEDIA_DOWNLOAD_TTL_SECONDS", 300)),
+            media_endpoint_url=env.get("MEDIA_ENDPOINT_URL") or None,
             fanout_queue_url=env.get("FANOUT_QUEUE_URL") or None,
             fanout_chunk_threshold=max(0, _int(env, "FANOUT_CHUNK_THRESHOLD", 0)),
             fanout_buckets=max(1, _int(env, "FANOUT_BUCKETS", 64)),

@@ -4,12 +4,13 @@ MODIFY records). Typing is the exception: never stored, posted straight to the r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from chat import protocol
-from chat.errors import ConflictError, ForbiddenError, NotFoundError
+from chat.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from chat.ids import new_message_id
-from chat.models import Message, iso_now, user_key
+from chat.media import MediaService
+from chat.models import Attachment, Message, iso_now, user_key
 from chat.notifier import Notifier
 from chat.rooms import require_member
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore
@@ -30,17 +31,31 @@ class MessageService:
         clock: Callable[[], float],
         connections: ConnectionsStore | None = None,
         notifier: Notifier | None = None,
+        media: MediaService | None = None,
     ) -> None:
         self.rooms = rooms
         self.messages = messages
         self.clock = clock
         self.connections = connections
         self.notifier = notifier
+        self.media = media
 
     def send(
-        self, room_id: str, username: str, text: str, client_message_id: str | None
+        self,
+        room_id: str,
+        username: str,
+        text: str,
+        client_message_id: str | None,
+        attachments: Sequence[str] = (),
     ) -> Message:
+        """Stores a message; its attachments (upload ids) are each checked in the media bucket
+        first, so a message never names a file that is not there."""
         member = require_member(self.rooms, room_id, username)
+        files: tuple[Attachment, ...] = ()
+        if attachments:
+            if self.media is None:
+                raise InvalidInputError("Attachments are not enabled here.")
+            files = self.media.attachments(room_id, attachments)
         now = self.clock()
         message = Message(
             room_id=room_id,
@@ -49,8 +64,11 @@ class MessageService:
             text=text,
             created_at=iso_now(now),
             client_message_id=client_message_id,
+            attachments=files,
         )
         self.messages.put(message)
+        if files and self.media is not None:
+            self.media.mark_attached(room_id, files)
         return message
 
     def _live_message(self, room_id: str, message_id: str) -> Message:

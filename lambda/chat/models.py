@@ -78,6 +78,27 @@ class JoinRequest:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message: an upload in the media bucket, as its uploader declared it
+    and the send function checked it (HeadObject) before storing the message."""
+
+    upload_id: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A presigned S3 POST for one file: the form's URL and fields, valid until `expires_at`."""
+
+    upload_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class Message:
     room_id: str
     message_id: str
@@ -90,6 +111,7 @@ class Message:
     # (emoji, usernames who reacted with it), emojis in first-reacted order is not kept:
     # sorted by emoji, users sorted case-insensitively. Only emojis with at least one user.
     reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

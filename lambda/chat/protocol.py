@@ -8,10 +8,19 @@ the protocol's camelCase field names. The table's attribute names are a separate
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chat.errors import ChatError
-from chat.models import DIRECT, JoinRequest, MemberPresence, Message, Room, RoomSummary
+from chat.models import (
+    DIRECT,
+    JoinRequest,
+    MemberPresence,
+    Message,
+    Room,
+    RoomSummary,
+    Upload,
+)
 
 Frame = dict[str, Any]
 
@@ -56,7 +65,27 @@ def message(value: Message) -> dict[str, Any]:
         wire["deleted"] = True
     if value.reactions:
         wire["reactions"] = {emoji: list(users) for emoji, users in value.reactions}
+    if value.attachments:
+        wire["attachments"] = [
+            {
+                "uploadId": a.upload_id,
+                "filename": a.filename,
+                "contentType": a.content_type,
+                "size": a.size,
+            }
+            for a in value.attachments
+        ]
     return wire
+
+
+def upload_body(value: Upload) -> dict[str, Any]:
+    """`POST /rooms/{roomId}/uploads`: the presigned POST the browser sends the file with."""
+    return {
+        "uploadId": value.upload_id,
+        "url": value.url,
+        "fields": value.fields,
+        "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value.expires_at)),
+    }
 
 
 def my_room(summary: RoomSummary) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Purging a deleted room: its messages, then memberships, requests and connection index items,
+"""Purging a deleted room: its messages, then its files (media bucket prefix), then memberships, requests and connection index items,
 then the tombstone. Bounded per run; a run that stops short (time budget, timeout, crash) is
 resumed by the next one, because every step deletes what is left rather than tracking a cursor.
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chat.jobs import PurgeQueue
+from chat.media import MediaService
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class RoomPurge:
         clock: Callable[[], float],
         grace_seconds: float = 60.0,
         page_size: int = 100,
+        media: MediaService | None = None,
     ) -> None:
         self.rooms = rooms
         self.connections = connections
@@ -46,6 +48,7 @@ class RoomPurge:
         self.clock = clock
         self.grace_seconds = grace_seconds
         self.page_size = page_size
+        self.media = media
 
     def run(
         self, room_id: str, remaining_ms: Callable[[], int], reserve_ms: int = 3000
@@ -64,6 +67,8 @@ class RoomPurge:
             if page:
                 messages += page
                 continue
+            if self.media is not None and self.media.purge_room_page(room_id, self.page_size):
+                continue  # the room's files (its prefix in the media bucket)
             page = self.connections.purge_room_index(room_id, self.page_size)
             page += self.rooms.purge_page(room_id, self.page_size)
             if page:

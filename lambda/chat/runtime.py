@@ -22,6 +22,8 @@ from chat.config import ConfigurationError, Settings
 from chat.fanout import Chunking
 from chat.jobs import FanOutQueue, PurgeQueue
 from chat.limits import Limiter
+from chat.media import MediaService
+from chat.media_store import MediaStore
 from chat.notifier import DirectReplies, ManagementApiPoster, Notifier
 from chat.passwords import PasswordHasher
 from chat.store import (
@@ -160,6 +162,43 @@ def purge_queue(settings: Settings) -> PurgeQueue:
     if not settings.room_purge_queue_url:
         raise ConfigurationError("ROOM_PURGE_QUEUE_URL is required to delete rooms")
     return PurgeQueue(boto3.client("sqs", config=client_config()), settings.room_purge_queue_url)
+
+
+def media_service(settings: Settings, stores: Stores, clock: Callable[[], float]) -> MediaService:
+    """The media bucket's service; ConfigurationError without MEDIA_BUCKET. MEDIA_ENDPOINT_URL
+    (the local cloud) points presigned URLs at an S3 the browser can reach; the calls the
+    functions make go to the usual endpoint."""
+    if not settings.media_bucket:
+        raise ConfigurationError("MEDIA_BUCKET is required for uploads and attachments")
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if settings.media_endpoint_url else "virtual"},
+    )
+    client = boto3.client("s3", config=config)
+    presigner = (
+        boto3.client("s3", endpoint_url=settings.media_endpoint_url, config=config)
+        if settings.media_endpoint_url
+        else None
+    )
+    return MediaService(
+        stores.rooms,
+        MediaStore(client, settings.media_bucket, presigner),
+        clock,
+        settings.media_max_bytes,
+        settings.media_content_types,
+        settings.media_upload_ttl_seconds,
+        settings.media_download_ttl_seconds,
+    )
+
+
+def optional_media_service(
+    settings: Settings, stores: Stores, clock: Callable[[], float]
+) -> MediaService | None:
+    """media_service, or None where no bucket is configured (uploads then answer not enabled)."""
+    return media_service(settings, stores, clock) if settings.media_bucket else None
 
 
 def fanout_chunking(settings: Settings) -> Chunking | None:

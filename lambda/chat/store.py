@@ -20,6 +20,7 @@ from chat import keys
 from chat.errors import ConflictError, ForbiddenError, NotFoundError, UsernameTakenError
 from chat.models import (
     GROUP,
+    Attachment,
     ClosedConnection,
     Connection,
     JoinRequest,
@@ -788,7 +789,29 @@ def message_item(message: Message) -> dict[str, Any]:
         item["reactions"] = {
             reaction_entry(emoji, user) for emoji, users in message.reactions for user in users
         }
+    if message.attachments:
+        item["attachments"] = [
+            {
+                "uploadId": a.upload_id,
+                "filename": a.filename,
+                "contentType": a.content_type,
+                "size": a.size,
+            }
+            for a in message.attachments
+        ]
     return item
+
+
+def attachments_from_item(entries: Any) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(
+            upload_id=str(e["uploadId"]),
+            filename=str(e["filename"]),
+            content_type=str(e["contentType"]),
+            size=int(e["size"]),
+        )
+        for e in entries or ()
+    )
 
 
 def search_text(text: str) -> str:
@@ -824,6 +847,7 @@ def message_from_item(item: dict[str, Any]) -> Message:
         edited_at=str(item["editedAt"]) if item.get("editedAt") else None,
         deleted=bool(item.get("deleted", False)),
         reactions=reactions_from_entries(item.get("reactions")),
+        attachments=attachments_from_item(item.get("attachments")),
     )
 
 

@@ -252,3 +252,58 @@ def _cursor(params: dict[str, Any], field: str) -> str | None:
     if not isinstance(value, str) or not MESSAGE_ID_RE.fullmatch(value):
         raise InvalidInputError(f"'{field}' must be a message id.")
     return value
+
+
+# -- media (docs/protocol.md, "Media") ----------------------------------------------------------
+
+UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
+FILENAME_MAX = 255
+MAX_ATTACHMENTS = 4
+_CONTENT_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*")
+
+
+def upload_id(payload: dict[str, Any], field: str = "uploadId") -> str:
+    value = _string(payload, field)
+    if not UPLOAD_ID_RE.fullmatch(value):
+        raise InvalidInputError(f"'{field}' is not a valid upload id.")
+    return value
+
+
+def upload_request(payload: dict[str, Any]) -> tuple[str, str, int]:
+    """filename, contentType and size of `POST /rooms/{roomId}/uploads`. Whether the type and
+    size are allowed is the media service's (they are settings)."""
+    filename = _name(payload, "filename").strip()
+    if not 1 <= len(filename) <= FILENAME_MAX or not any(map(is_visible, filename)):
+        raise InvalidInputError(f"'filename' is 1-{FILENAME_MAX} characters.")
+    if any(c in filename for c in "/\\"):
+        raise InvalidInputError("'filename' may not hold '/' or '\\'.")
+    content_type = _string(payload, "contentType").strip().lower()
+    if not _CONTENT_TYPE_RE.fullmatch(content_type):
+        raise InvalidInputError("'contentType' must be a MIME type such as image/png.")
+    size = payload.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidInputError("'size' must be a whole number of bytes, at least 1.")
+    return filename, content_type, size
+
+
+def attachments(payload: dict[str, Any]) -> list[str]:
+    """The upload ids of a sendMessage's `attachments` (absent: none), at most 4, no repeats."""
+    value = payload.get("attachments")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInputError("'attachments' must be a list of upload ids.")
+    if len(value) > MAX_ATTACHMENTS:
+        raise InvalidInputError(f"A message holds at most {MAX_ATTACHMENTS} attachments.")
+    ids = [upload_id({"attachments": v}, "attachments") for v in value]
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError("'attachments' names an upload twice.")
+    return ids
+
+
+def message_text_or_empty(payload: dict[str, Any]) -> str:
+    """The text of a message with attachments: may be absent or empty, else the usual rules."""
+    value = payload.get("text")
+    if value is None or value == "":
+        return ""
+    return message_text(payload)

@@ -25,6 +25,7 @@ from localcloud.faults import Faults
 from localcloud.functions import Invoker, load_functions
 from localcloud.queues import QueuePoller, QueueState, ensure_queues
 from localcloud.rest import RestGateway
+from localcloud.s3proxy import S3Gateway
 from localcloud.streams import StreamPoller
 from localcloud.websocket import WebSocketGateway
 
@@ -34,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Environment values Terraform can only know after `apply`; the local cloud provides its own.
 LOCAL_OVERRIDES = ("WS_MANAGEMENT_ENDPOINT", "JWT_SECRET_PARAMETER", "JWT_SECRET")
+LOCAL_MEDIA_BUCKET = "chat-local-media"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -96,6 +98,7 @@ class LocalCloud:
         self.queues: dict[str, QueueState] = {}
         self.queue_pollers: list[QueuePoller] = []
         self.backend: aws.Backend | None = None
+        self.s3: S3Gateway | None = None
         self.runner: web.AppRunner | None = None
         self.invoker: Invoker
         self.topology: terraform.Topology
@@ -170,6 +173,7 @@ class LocalCloud:
             )
 
         cognito_environment: dict[str, str] = {}
+        media_environment = await loop.run_in_executor(None, self._media_bucket)
         if self.topology.user_pool is not None:
             user_pool = self.topology.user_pool
             try:
@@ -192,7 +196,7 @@ class LocalCloud:
                 "" if pool.created else " (existing)",
             )
 
-        self._apply_lambda_environment(cognito_environment)
+        self._apply_lambda_environment({**cognito_environment, **media_environment})
         self._install_faults()  # before the handlers create their clients
         for path in reversed(options.python_path):
             if str(path) not in sys.path:
@@ -210,6 +214,7 @@ class LocalCloud:
         app.router.add_route(
             "*", "/{stage}/@connections/{connection_id}", self.websocket.management
         )
+        self._add_s3_routes(app)
         app.router.add_route("*", "/_localcloud/faults", faults.control(self.faults))
         app.router.add_get("/config.js", self.config_js)
         app.router.add_get("/{path:.*}", self.static)
@@ -307,6 +312,34 @@ class LocalCloud:
     @property
     def management_url(self) -> str:
         return f"{self.base_url}/{self.stage}"
+
+    def _add_s3_routes(self, app: web.Application) -> None:
+        if self.s3 is not None:
+            app.router.add_post("/s3/{bucket}", self.s3.post)
+            app.router.add_route("OPTIONS", "/s3/{bucket}", self.s3.forward)
+            for method in ("GET", "HEAD", "OPTIONS"):
+                app.router.add_route(method, "/s3/{bucket}/{key:.+}", self.s3.forward)
+
+    def _media_bucket(self) -> dict[str, str]:
+        """The media bucket, when the stack has one (terraform/media.tf): made in the emulator,
+        which the browser reaches on loopback, with CORS for this origin; the presigned URLs
+        the handlers make point at it (MEDIA_ENDPOINT_URL)."""
+        declared = self.topology.environment.keys() | self.topology.unresolved_environment.keys()
+        if "MEDIA_BUCKET" not in declared or self.backend is None:
+            return {}
+        origins = {f"http://{self.domain_name}"}
+        origins |= {f"http://{h}:{self.port}" for h in ("127.0.0.1", "localhost")}
+        aws.ensure_media_bucket(aws.s3_client(self.backend.endpoint), LOCAL_MEDIA_BUCKET, origins)
+        # The browser's S3 is this origin's /s3: it checks POST policies, which moto does not.
+        self.s3 = S3Gateway(self.backend.endpoint)
+        public = f"http://{self.domain_name}/s3"
+        log.info(
+            "s3: media bucket %s at %s, for browsers %s",
+            LOCAL_MEDIA_BUCKET,
+            self.backend.endpoint,
+            public,
+        )
+        return {"MEDIA_BUCKET": LOCAL_MEDIA_BUCKET, "MEDIA_ENDPOINT_URL": public}
 
     def _apply_lambda_environment(self, provided: dict[str, str]) -> None:
         topology = self.topology
@@ -408,6 +441,8 @@ class LocalCloud:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.s3 is not None:
+            await self.s3.close()
         if self.poller is not None:
             self.poller.shutdown()
         for queue_poller in self.queue_pollers:

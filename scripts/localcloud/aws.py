@@ -212,3 +212,40 @@ def cognito_client(endpoint: str) -> Any:
         region_name=REGION,
     )
     return session.client("cognito-idp", endpoint_url=endpoint, config=client_config())
+
+
+def s3_client(endpoint: str) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    config = client_config().merge(Config(s3={"addressing_style": "path"}))
+    return session.client("s3", endpoint_url=endpoint, config=config)
+
+
+def ensure_media_bucket(s3: Any, name: str, origins: Iterable[str]) -> None:
+    """The media bucket (terraform/media.tf) in the emulator, with CORS for the site's origins:
+    the browser POSTs uploads to it and fetches downloads from it on loopback."""
+    try:
+        s3.create_bucket(Bucket=name)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in (
+            "BucketAlreadyOwnedByYou",
+            "BucketAlreadyExists",
+        ):
+            raise
+    s3.put_bucket_cors(
+        Bucket=name,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["GET", "HEAD", "POST"],
+                    "AllowedOrigins": sorted(set(origins)),
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Content-Length", "Content-Type"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )

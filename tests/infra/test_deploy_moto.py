@@ -554,6 +554,60 @@ def test_the_site_bucket_is_private_and_holds_the_client_and_its_config(
     assert keys == (local - {"config.js"}) | {"config.js"}
 
 
+def test_the_media_bucket_is_private_versioned_encrypted_and_expires_unattached_uploads(
+    deployment: Deployment,
+) -> None:
+    s3 = deployment.client("s3")
+    bucket = deployment.outputs["media_bucket"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    [sse] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    unattached = rules["expire-unattached-uploads"]
+    assert unattached["Filter"]["Tag"] == {"Key": "media", "Value": "incoming"}
+    assert unattached["Expiration"]["Days"] == 1
+    rest = rules["expire-noncurrent-and-abort-incomplete"]
+    assert rest["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    assert rest["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    upload, download = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert upload["AllowedMethods"] == ["POST"]
+    assert upload["AllowedOrigins"] == [deployment.outputs["site_url"].rstrip("/")]
+    # Reads follow the API's redirect (Origin: null); the presigned URL is their credential.
+    assert sorted(download["AllowedMethods"]) == ["GET", "HEAD"]
+    assert download["AllowedOrigins"] == ["*"]
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+    # The functions name it; only these three may touch it, each with what it needs.
+    variables = deployment.client("lambda").get_function_configuration(
+        FunctionName=deployment.outputs["function_names"]["rest"]
+    )["Environment"]["Variables"]
+    assert variables["MEDIA_BUCKET"] == bucket
+    grants = {
+        key: json.loads(_role_policy(deployment, key)) for key in deployment.topology.functions
+    }
+    media = {
+        key: sorted(
+            action
+            for document in documents
+            for statement in document["Statement"]
+            if any(bucket in r for r in _list(statement["Resource"]))
+            for action in _list(statement["Action"])
+        )
+        for key, documents in grants.items()
+    }
+    assert media == {
+        **{key: [] for key in deployment.topology.functions},
+        "rest": ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
+        "send_message": ["s3:GetObject", "s3:PutObjectTagging"],
+        "room_purge": ["s3:DeleteObject", "s3:ListBucket"],
+    }
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def test_the_site_is_served_by_cloudfront_over_https_through_origin_access_control(
     deployment: Deployment,
 ) -> None:

@@ -32,6 +32,7 @@ CONCERNS = [
     "iam",
     "monitoring",
     "cognito",
+    "media",
 ]
 
 
@@ -148,8 +149,11 @@ def test_every_tf_file_parses_for_the_local_cloud() -> None:
     assert set(topology.unresolved_environment) == {
         "WS_MANAGEMENT_ENDPOINT",
         "ROOM_PURGE_QUEUE_URL",
+        "MEDIA_BUCKET",  # named after the account id; the local cloud names its own
         "FANOUT_QUEUE_URL",
     }
+    assert topology.environment["MEDIA_MAX_BYTES"] == "10485760"
+    assert "text/html" not in topology.environment["MEDIA_CONTENT_TYPES"].split(",")
     assert topology.queues["room_purge"].url_variables == ("ROOM_PURGE_QUEUE_URL",)
     assert topology.queues["fanout"].url_variables == ("FANOUT_QUEUE_URL",)
     assert topology.queues["fanout"].fifo and not topology.queues["room_purge"].fifo

@@ -44,6 +44,7 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "ROOM_PURGE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-room-purge",
     "ROOM_PURGE_GRACE_SECONDS": "0",
+    "MEDIA_BUCKET": "test-media",
     # Chunking is off (threshold 0) unless a test sets FANOUT_CHUNK_THRESHOLD.
     "FANOUT_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/test-fanout.fifo",
 }
@@ -92,6 +93,7 @@ class SessionTables:
 
     def _create_queues(self) -> None:
         self.sqs.create_queue(QueueName="test-room-purge")
+        boto3.client("s3").create_bucket(Bucket=ENV["MEDIA_BUCKET"])
         self.sqs.create_queue(
             QueueName="test-fanout.fifo",
             Attributes={"FifoQueue": "true", "VisibilityTimeout": "0"},

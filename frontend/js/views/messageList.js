@@ -41,9 +41,26 @@ export function mountMessageList({ store, actions }) {
     };
   }
 
+  // Attachments: fetched with the token, shown from blob URLs; a download saves that blob.
+  function files(room) {
+    return {
+      imageUrl: (a) => actions.media.blobUrl(room.roomId, a.uploadId),
+      onDownload: async (a) => {
+        try {
+          const link = el("a", { href: await actions.media.blobUrl(room.roomId, a.uploadId), download: a.filename, hidden: true });
+          document.body.append(link);
+          link.click();
+          link.remove();
+        } catch (error) {
+          $("composer-error").textContent = `Couldn't download ${a.filename}: ${error.message}`;
+        }
+      },
+    };
+  }
+
   function item(room, messageId) {
     const message = room.messages.get(messageId);
-    return messageItem(message, store.isMine(message), controls(room, message));
+    return messageItem(message, store.isMine(message), controls(room, message), files(room));
   }
 
   function startEdit(room, messageId) {

@@ -22,9 +22,17 @@ from chat.errors import (
     NotFoundError,
     as_busy,
 )
+from chat.media import MediaService
 from chat.messages import MessageService
 from chat.rooms import RoomService
-from chat.runtime import Stores, configure_logging, identity_provider, limiter, notifier
+from chat.runtime import (
+    Stores,
+    configure_logging,
+    identity_provider,
+    limiter,
+    notifier,
+    optional_media_service,
+)
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -43,6 +51,7 @@ rooms = RoomService(
     users=stores.users,
 )
 messages = MessageService(stores.rooms, stores.messages, time.time)
+media = optional_media_service(settings, stores, time.time)
 limits = limiter(settings, time.time)
 log = logging.getLogger("chat.rest")
 
@@ -134,6 +143,27 @@ def room_members(request: Request) -> Response:
     return 200, protocol.members_body(*rooms.members(validation.room_id(request.params), username))
 
 
+def _media() -> MediaService:
+    if media is None:
+        raise NotFoundError("Uploads are not enabled here.")
+    return media
+
+
+def create_upload(request: Request) -> Response:
+    username = request.user()
+    room_id = validation.room_id(request.params)
+    filename, content_type, size = validation.upload_request(request.json())
+    upload = _media().create_upload(room_id, username, filename, content_type, size)
+    return 201, protocol.upload_body(upload)
+
+
+def download_upload(request: Request) -> Response:
+    username = request.user()
+    room_id = validation.room_id(request.params)
+    upload_id = validation.upload_id(request.params)
+    return 302, {"location": _media().download_url(room_id, upload_id, username)}
+
+
 ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
     ("POST", re.compile(r"/auth/signup"), signup),
     ("POST", re.compile(r"/auth/login"), login),
@@ -144,6 +174,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/messages"), room_messages),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/members"), room_members),
     ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/search"), room_search),
+    ("POST", re.compile(r"/rooms/(?P<roomId>[^/]+)/uploads"), create_upload),
+    ("GET", re.compile(r"/rooms/(?P<roomId>[^/]+)/uploads/(?P<uploadId>[^/]+)"), download_upload),
 ]
 
 
@@ -172,6 +204,13 @@ def _response(status: int, body: dict[str, Any] | None) -> dict[str, Any]:
         "headers": headers,
         "body": "" if body is None else json.dumps(body, ensure_ascii=False),
     }
+
+
+def _redirect(location: str) -> dict[str, Any]:
+    """A download: 302 to the presigned GET, never cached (it expires in minutes)."""
+    response = _response(302, None)
+    response["headers"]["Location"] = location
+    return response
 
 
 def _error(error: ChatError) -> dict[str, Any]:
@@ -234,6 +273,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             status = 204
             return _response(204, None)
         status, body = _route(request)
+        if status == 302:
+            return _redirect(str(body["location"]))
         return _response(status, body)
     except ChatError as e:
         status = e.status

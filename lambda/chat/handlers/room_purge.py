@@ -9,7 +9,7 @@ from typing import Any
 from chat.config import Settings
 from chat.jobs import purge_requests
 from chat.purge import RoomPurge
-from chat.runtime import Stores, configure_logging, purge_queue
+from chat.runtime import Stores, configure_logging, optional_media_service, purge_queue
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -21,6 +21,7 @@ purge = RoomPurge(
     purge_queue(settings),
     time.time,
     grace_seconds=settings.room_purge_grace_seconds,
+    media=optional_media_service(settings, stores, time.time),
 )
 log = logging.getLogger("chat.room_purge")
 

@@ -16,7 +16,14 @@ from chat import metrics, validation
 from chat.config import Settings
 from chat.handlers.websocket import Caller, dispatch
 from chat.messages import MessageService
-from chat.runtime import Stores, configure_logging, direct_replies, limiter, notifier
+from chat.runtime import (
+    Stores,
+    configure_logging,
+    direct_replies,
+    limiter,
+    notifier,
+    optional_media_service,
+)
 
 settings = Settings.from_env()
 configure_logging(settings.log_level)
@@ -27,6 +34,7 @@ service = MessageService(
     time.time,
     connections=stores.connections,
     notifier=notifier(settings, stores),
+    media=optional_media_service(settings, stores, time.time),
 )
 replies = direct_replies(settings)
 limits = limiter(settings, time.time)
@@ -34,10 +42,16 @@ limits = limiter(settings, time.time)
 
 def send_message(caller: Caller, payload: dict[str, Any]) -> dict[str, Any] | None:
     room_id = validation.room_id(payload)
-    text = validation.message_text(payload)
+    attachments = validation.attachments(payload)
+    # A message with attachments may have no text (docs/protocol.md, "Media").
+    text = (
+        validation.message_text_or_empty(payload)
+        if attachments
+        else validation.message_text(payload)
+    )
     client_message_id = validation.client_message_id(payload)
     limits.message_write(caller.username)
-    service.send(room_id, caller.username, text, client_message_id)
+    service.send(room_id, caller.username, text, client_message_id, attachments)
     metrics.emit("send_message", {"MessagesStored": 1})
     return None
 
