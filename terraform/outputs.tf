@@ -19,12 +19,13 @@ output "websocket_management_endpoint" {
 }
 
 output "table_names" {
-  description = "DynamoDB table names by role (users, rooms, connections, messages)."
+  description = "DynamoDB table names by role (users, rooms, connections, messages, limits)."
   value = {
     users       = aws_dynamodb_table.users.name
     rooms       = aws_dynamodb_table.rooms.name
     connections = aws_dynamodb_table.connections.name
     messages    = aws_dynamodb_table.messages.name
+    limits      = aws_dynamodb_table.limits.name
   }
 }
 

@@ -159,7 +159,8 @@ def test_idle_connections_and_old_connections_are_closed(short_cloud: RunningLoc
             busy_after = time.monotonic() - busy_opened
             pinger.cancel()
             assert 1.4 < idle_after < 4.5
-            assert 3.9 < busy_after < 7
+            # From the client's mark after its handshake: the server's 4 s started earlier.
+            assert 3.5 < busy_after < 7
             assert len(busy.of_type("pong")) >= 8
             for socket in (idle, busy):
                 await eventually(lambda s=socket: connection_ids(short_cloud, s.username) == [])
