@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import moto_dynamodb, set_env, table
-from bench.fanout_scale import serve_stand_in
+from bench.fanout_scale import start_stand_in
 
 BUCKETS = 64  # terraform/locals.tf: FANOUT_BUCKETS
 CHUNK = 1000  # chat.fanout.Chunking.connections_per_chunk
@@ -50,15 +49,7 @@ def run(
 
     with moto_dynamodb() as endpoint:
         set_env({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "FANOUT_CONCURRENCY": str(concurrency)})
-        context = multiprocessing.get_context("fork")
-        receive, report = context.Pipe(duplex=False)
-        stand_in = context.Process(
-            target=serve_stand_in, args=(report, delay_ms / 1000), daemon=True
-        )
-        stand_in.start()
-        if not receive.poll(10):
-            raise RuntimeError("the stand-in Management API did not start")
-        port = int(receive.recv())
+        stand_in, port, receive = start_stand_in(delay_ms)
 
         from chat import keys
         from chat.config import Settings

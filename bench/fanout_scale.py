@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection as PipeEnd
 from pathlib import Path
+from typing import Any
 
 from botocore.config import Config
 
@@ -73,6 +74,19 @@ def serve_stand_in(report: PipeEnd, delay: float) -> None:
     server.serve_forever()
 
 
+def start_stand_in(delay_ms: float) -> tuple[Any, int, Any]:
+    """The stand-in Management API in its own process, as API Gateway is not inside the Lambda
+    container: its request handling must not take the fan-out's GIL. (process, port, the pipe
+    it reports on)."""
+    context = multiprocessing.get_context("fork")
+    receive, report = context.Pipe(duplex=False)
+    stand_in = context.Process(target=serve_stand_in, args=(report, delay_ms / 1000), daemon=True)
+    stand_in.start()
+    if not receive.poll(10):
+        raise RuntimeError("the stand-in Management API did not start")
+    return stand_in, int(receive.recv()), receive
+
+
 def run(
     sizes: list[int],
     delay_ms: float,
@@ -84,17 +98,7 @@ def run(
 
     with moto_dynamodb() as endpoint:
         set_env({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "FANOUT_CONCURRENCY": str(concurrency)})
-        # The stand-in runs in its own process, as API Gateway is not inside the Lambda
-        # container: its request handling must not take the fan-out's GIL.
-        context = multiprocessing.get_context("fork")
-        receive, report = context.Pipe(duplex=False)
-        stand_in = context.Process(
-            target=serve_stand_in, args=(report, delay_ms / 1000), daemon=True
-        )
-        stand_in.start()
-        if not receive.poll(10):
-            raise RuntimeError("the stand-in Management API did not start")
-        port = int(receive.recv())
+        stand_in, port, receive = start_stand_in(delay_ms)
 
         from chat import keys
         from chat.config import Settings
