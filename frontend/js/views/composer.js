@@ -11,7 +11,7 @@ export function mountComposer({ store, actions, config = {} }) {
   const input = $("message-input");
   const chipList = $("attachment-chips");
   const limits = mediaLimits(config);
-  let chips = []; // {file, status: "uploading" | "done" | "failed", progress, uploadId, error, controller, preview, node}
+  let chips = []; // {file, status: "uploading" | "done" | "failed", progress, uploadId, error, controller, preview, node, state}
 
   const showError = (text) => ($("composer-error").textContent = text);
 
@@ -20,33 +20,42 @@ export function mountComposer({ store, actions, config = {} }) {
     input.style.height = `${Math.min(input.scrollHeight, MAX_HEIGHT_PX)}px`;
   }
 
+  function stateNode(chip) {
+    const { file } = chip;
+    if (chip.status === "failed") return el("span", { className: "error small", text: chip.error });
+    if (chip.status === "done") return el("span", { className: "small ok", text: "Ready" });
+    const bar = el("span", { className: "bar" });
+    bar.style.width = `${Math.round(chip.progress * 100)}%`;
+    return el("span", { className: "progress", role: "progressbar", "aria-label": `Uploading ${file.name}`, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(chip.progress * 100)) }, bar);
+  }
+
   function chipNode(chip) {
     const { file } = chip;
     const preview = chip.preview
       ? el("img", { className: "chip-thumb", src: chip.preview, alt: "", width: "48", height: "48" })
       : el("span", { className: "chip-icon", "aria-hidden": "true", text: (file.name.split(".").pop() || "file").slice(0, 4).toUpperCase() });
-    const bar = el("span", { className: "bar" });
-    bar.style.width = `${Math.round(chip.progress * 100)}%`;
-    const state =
-      chip.status === "uploading"
-        ? el("span", { className: "progress", role: "progressbar", "aria-label": `Uploading ${file.name}`, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(chip.progress * 100)) }, bar)
-        : chip.status === "failed"
-          ? el("span", { className: "error small", text: chip.error })
-          : el("span", { className: "small ok", text: "Ready" });
+    chip.state = stateNode(chip);
     return el(
       "li",
       { className: `chip ${chip.status}` },
       preview,
-      el("span", { className: "chip-text" }, el("span", { className: "file-name", text: file.name }), el("span", { className: "small muted", text: `${file.type}, ${formatSize(file.size)}` }), state),
+      el("span", { className: "chip-text" }, el("span", { className: "file-name", text: file.name }), el("span", { className: "small muted", text: `${file.type}, ${formatSize(file.size)}` }), chip.state),
       el("button", { type: "button", className: "icon", "aria-label": `Remove ${file.name}`, title: `Remove ${file.name}`, onClick: () => removeChip(chip) }, "✕"),
     );
   }
 
+  // A chip's element lives as long as the chip: only its state line is swapped, so a click on
+  // Remove just as the upload finishes lands on the same button (a replaced node loses it).
   function redraw(chip) {
-    const node = chipNode(chip);
-    if (chip.node) chip.node.replaceWith(node);
-    else chipList.append(node);
-    chip.node = node;
+    if (chip.node) {
+      chip.node.className = `chip ${chip.status}`;
+      const state = stateNode(chip);
+      chip.state.replaceWith(state);
+      chip.state = state;
+    } else {
+      chip.node = chipNode(chip);
+      chipList.append(chip.node);
+    }
     chipList.hidden = chips.length === 0;
   }
 
