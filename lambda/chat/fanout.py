@@ -2,10 +2,14 @@
 
 For one batch of stream records: group by room and order by message id; read each room's live
 connections with one Query (paged: posts start on a page while the next is read); post concurrently (bounded by the executor), each connection
-receiving its room's messages in order. 410 Gone removes the connection. Other failures are
-retried a few times; records still undelivered are reported so that Lambda retries from the
-first of them (ReportBatchItemFailures). A per-container log of what was delivered keeps a
-retried batch from re-posting to connections that already got a message.
+receiving its room's messages in order. 410 Gone removes the connection. Retries are the
+poster's alone (ManagementApiPoster: 429, 5xx and connection errors, at most POST_ATTEMPTS
+posts of a frame with full-jitter backoff); the fan-out posts each frame once through it and
+stops at a connection's first failed frame, so a connection that keeps failing costs at most
+POST_ATTEMPTS posts per invocation. Its records, from the failed one on, are reported so that
+Lambda retries from the first of them (ReportBatchItemFailures). A per-container log of what
+was delivered keeps a retried batch from re-posting to connections that already got a
+message.
 
 A connection that asked for batches (`?batch=1`) gets a room's records of one batch in as few
 posts as fit API Gateway's 32 KB frame (a `messageBatch` of the single frames, in the same
@@ -184,9 +188,6 @@ class FanOut:
         poster: Any,
         executor: Executor,
         delivered: DeliveryLog | None = None,
-        attempts: int = 3,
-        backoff_seconds: float = 0.05,
-        sleep: Callable[[float], None] = time.sleep,
         rooms: RoomsStore | None = None,
         page_size: int | None = 1000,
         chunking: Chunking | None = None,
@@ -201,9 +202,6 @@ class FanOut:
         self.poster = poster
         self.executor = executor
         self.delivered = delivered if delivered is not None else DeliveryLog()
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
 
     def deliver(self, records: Iterable[StreamRecord]) -> BatchReport:
         by_room: dict[str, list[StreamRecord]] = {}
@@ -296,7 +294,8 @@ class FanOut:
         chunks = frames.chunks(pending) if connection.batches else [[i] for i in pending]
         for number, chunk in enumerate(chunks):
             try:
-                self._post_with_retries(connection.connection_id, frames.encode(chunk))
+                # The poster's retries are the only ones: none are added here.
+                self.poster.post(connection.connection_id, frames.encode(chunk))
             except GoneConnectionError:
                 outcome.gone += 1
                 self._forget(connection.connection_id)
@@ -315,16 +314,6 @@ class FanOut:
             for i in chunk:
                 self.delivered.add((frames.delivery_keys[i], connection.connection_id))
         return outcome
-
-    def _post_with_retries(self, connection_id: str, frame: bytes) -> None:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                self.poster.post(connection_id, frame)
-                return
-            except DeliveryError:
-                if attempt == self.attempts:
-                    raise
-                self.sleep(self.backoff_seconds * (2 ** (attempt - 1)))
 
     def _forget(self, connection_id: str) -> None:
         try:

@@ -29,6 +29,12 @@ from chat.store import ConnectionsStore
 log = logging.getLogger(__name__)
 
 
+# The one bound on posting a frame: at most this many HTTP posts per frame per invocation, 429,
+# 5xx and connection errors retried with full-jitter backoff between them. Nothing above the
+# poster (FanOut, Notifier, DirectReplies) retries a post again.
+POST_ATTEMPTS = 3
+
+
 class GoneConnectionError(Exception):
     """The connection is closed (410 Gone): it will never accept another frame."""
 
@@ -122,8 +128,9 @@ class ManagementApiPoster:
     (Lambda has none).
 
     410 is `GoneConnectionError`. 429, 5xx and connection errors are retried, at most
-    `attempts` tries in all, sleeping a full-jitter exponential backoff between them; then
-    `DeliveryError`. Any other status is a `DeliveryError` at once.
+    `attempts` (POST_ATTEMPTS) tries in all, sleeping a full-jitter exponential backoff between
+    them; then `DeliveryError`. Any other status is a `DeliveryError` at once. These are the
+    only retries of a post: callers never retry a `DeliveryError` themselves.
     """
 
     RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -132,7 +139,7 @@ class ManagementApiPoster:
         self,
         client: Any,
         credentials: Any = None,
-        attempts: int = 3,
+        attempts: int = POST_ATTEMPTS,
         backoff_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,

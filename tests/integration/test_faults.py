@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chat.notifier import POST_ATTEMPTS
 from localcloud.testing import RunningLocalCloud
 from tests.integration.chat_client import Api
 from tests.integration.conftest import run
@@ -123,8 +124,9 @@ def test_the_fault_endpoint_is_refused_unless_started_with_faults(
 def test_management_api_errors_are_retried_a_bounded_number_of_times(
     faulty: RunningLocalCloud, status: int
 ) -> None:
-    """7 failed posts to bob: more than one fan-out's 3 tries, so the stream batch itself is
-    retried too; bob still gets every message once, in order, after exactly 7 extra posts."""
+    """7 failed posts to bob: more than two invocations' POST_ATTEMPTS (3) posts each, so the
+    stream batch itself is retried twice; bob still gets every message once, in order, after
+    exactly 7 extra posts."""
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
@@ -170,8 +172,8 @@ def test_a_gone_connection_catches_up_after_reconnecting(faulty: RunningLocalClo
 
 def test_what_can_never_be_delivered_ends_in_the_dlq(faulty: RunningLocalCloud) -> None:
     """carol's Management API answers 500 for good: the batch is tried 1 + 5 times
-    (maximum_retry_attempts), 9 posts each, then described in the stream DLQ; the others got it,
-    and carol's catch-up brings it."""
+    (maximum_retry_attempts), POST_ATTEMPTS (3) posts to her each, 18 in all, then described in
+    the stream DLQ; the others got it, and carol's catch-up brings it."""
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
@@ -200,9 +202,10 @@ def test_what_can_never_be_delivered_ends_in_the_dlq(faulty: RunningLocalCloud) 
             assert failure["requestContext"]["approximateInvokeCount"] == 6
             assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
             report = await fault_report(session, faulty)
-            # Per invocation the fan-out tries a post 3 times (FanOut.attempts), each through
-            # the poster's own 3 attempts (ManagementApiPoster): 9 posts, then 6 invocations.
-            assert report["managementPosts"][carol.username] == 6 * 3 * 3
+            # The poster's attempts are the only retries (the fan-out adds none): 3 posts per
+            # invocation, 6 invocations.
+            assert POST_ATTEMPTS == 3
+            assert report["managementPosts"][carol.username] == 6 * POST_ATTEMPTS
             await clear_faults(session, faulty)
             assert carol.ids(room_id) == []
             await carol.drop()

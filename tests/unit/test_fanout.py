@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,7 +16,7 @@ from botocore.credentials import Credentials
 from chat import keys
 from chat.fanout import DeliveryLog, FanOut, StreamRecord
 from chat.models import Connection, Message
-from chat.notifier import DeliveryError, GoneConnectionError, ManagementApiPoster
+from chat.notifier import POST_ATTEMPTS, DeliveryError, GoneConnectionError, ManagementApiPoster
 from tests.events import load_event
 from tests.unit.harness import Harness, LambdaContext
 from tests.unit.test_rooms import create_room
@@ -73,7 +73,7 @@ def record(seq: int, room: str, text: str, message_id: str | None = None) -> Str
 
 
 def fanout(connections: Any, poster: Any, **kwargs: Any) -> FanOut:
-    return FanOut(connections, poster, ThreadPoolExecutor(8), sleep=lambda s: None, **kwargs)
+    return FanOut(connections, poster, ThreadPoolExecutor(8), **kwargs)
 
 
 def test_each_room_is_queried_once_per_batch_and_each_connection_gets_its_rooms_messages() -> None:
@@ -108,20 +108,33 @@ def test_a_gone_connection_is_removed_and_does_not_fail_the_batch() -> None:
     assert report.failed_sequence_numbers == [] and report.gone == 1
 
 
-def test_transient_failures_are_retried() -> None:
-    connections = FakeConnections({"r1": ["c1"]})
-    poster = RecordingPoster(failing={"c1": 2})
-    report = fanout(connections, poster, attempts=3).deliver([record(1, "r1", "a")])
-    assert poster.texts_for("c1") == ["a"] and report.failed_sequence_numbers == []
+def test_the_fan_out_does_not_retry_what_the_poster_gave_up_on() -> None:
+    """The poster's retries are the only ones (chat.notifier.POST_ATTEMPTS): a DeliveryError
+    from it fails the connection's records for this invocation, with no post tried again."""
+    connections = FakeConnections({"r1": ["c1", "c2"]})
+    poster = RecordingPoster(failing={"c1": 1})
+    calls: list[str] = []
+    post = poster.post
+
+    def counted(connection_id: str, data: bytes) -> None:
+        calls.append(connection_id)
+        post(connection_id, data)
+
+    poster.post = counted  # type: ignore[method-assign]
+    report = fanout(connections, poster).deliver([record(1, "r1", "a"), record(2, "r1", "b")])
+    assert calls.count("c1") == 1 and calls.count("c2") == 2
+    assert report.failed_sequence_numbers == ["1", "2"]
+    assert poster.texts_for("c2") == ["a", "b"] and poster.texts_for("c1") == []
 
 
 def test_persistent_failures_are_reported_per_record_and_a_retry_skips_who_already_got_it() -> None:
     connections = FakeConnections({"r1": ["ok", "flaky"], "r2": ["other"]})
-    poster = RecordingPoster(failing={"flaky": 3})
-    processor = fanout(connections, poster, attempts=3, delivered=DeliveryLog())
+    poster = RecordingPoster(failing={"flaky": 1})
+    processor = fanout(connections, poster, delivered=DeliveryLog())
     batch = [record(1, "r1", "a"), record(2, "r2", "x"), record(3, "r1", "b")]
     report = processor.deliver(batch)
-    # The first message to "flaky" failed three times: it and the later one in that room go back.
+    # The first message to "flaky" failed (the poster gave up): it and the later one in that room
+    # go back.
     assert report.failed_sequence_numbers == ["1", "3"]
     assert poster.texts_for("ok") == ["a", "b"] and poster.texts_for("other") == ["x"]
     # Lambda retries from the first failed record; connections that got it are not posted again.
@@ -177,8 +190,10 @@ class ScriptedManagementApi(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], answer: Callable[[str], int] | None = None) -> None:
         self.statuses = list(statuses)
+        # With it, each post's status comes from its path instead of the script.
+        self.answer = answer
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.clients: list[int] = []  # the client port of each request
         server = self
@@ -190,7 +205,10 @@ class ScriptedManagementApi(ThreadingHTTPServer):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 server.requests.append((self.path, dict(self.headers), body))
                 server.clients.append(self.client_address[1])
-                status = server.statuses.pop(0) if server.statuses else 200
+                if server.answer is not None:
+                    status = server.answer(self.path)
+                else:
+                    status = server.statuses.pop(0) if server.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -250,6 +268,33 @@ def test_management_api_poster_maps_statuses_and_retries_only_throttling_and_5xx
         headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
         and "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
     )
+
+
+def test_a_connection_answering_500_for_good_costs_post_attempts_posts_per_invocation() -> None:
+    """The bound on retries is one number: under a persistent 500 a connection receives exactly
+    POST_ATTEMPTS posts per invocation (the poster's tries of its first frame; its later frames
+    are not tried), its records are failed for Lambda to retry, and 410 still cleans up."""
+    paths = {c: f"/dev/@connections/{c}" for c in ("ok", "broken", "gone")}
+    answers = {paths["broken"]: 500, paths["gone"]: 410}
+    server = ScriptedManagementApi([], answer=lambda path: answers.get(path, 200))
+    sleeps: list[float] = []
+    poster = _poster(server.url, sleeps)
+    connections = FakeConnections({"r1": ["ok", "broken", "gone"]})
+    processor = fanout(connections, poster, delivered=DeliveryLog())
+    batch = [record(n, "r1", f"m{n}") for n in range(1, 4)]
+    try:
+        reports = [processor.deliver(batch) for _ in range(2)]  # the batch, then Lambda's retry
+    finally:
+        poster.close()
+        server.shutdown()
+        server.server_close()
+    posts = [path for path, _, _ in server.requests]
+    assert POST_ATTEMPTS == 3
+    assert posts.count(paths["broken"]) == 2 * POST_ATTEMPTS
+    assert posts.count(paths["ok"]) == 3  # once each, the retried batch skips them
+    assert posts.count(paths["gone"]) == 1 and connections.removed == ["gone"]
+    assert [r.failed_sequence_numbers for r in reports] == [["1", "2", "3"]] * 2
+    assert len(sleeps) == 2 * (POST_ATTEMPTS - 1)  # backoff between tries, none after the last
 
 
 def test_management_api_poster_retries_a_refused_connection_then_fails() -> None:

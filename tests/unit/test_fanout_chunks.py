@@ -147,9 +147,9 @@ def test_a_room_whose_chunks_cannot_be_queued_fails_its_records() -> None:
 
 
 def test_a_chunk_that_fails_is_retried_without_reposting_to_who_got_it() -> None:
-    poster = RecordingPoster(failing={"b": 3}, gone={"c"})
+    poster = RecordingPoster(failing={"b": 1}, gone={"c"})
     connections = FakeConnections({})
-    processor = fanout(connections, poster, attempts=3, delivered=DeliveryLog())
+    processor = fanout(connections, poster, delivered=DeliveryLog())
     queue = ListQueue()
     chunking = Chunking(queue, threshold=1, buckets=1)
     frames = RoomFrames.of("r1", [record(1, "r1", "x"), record(2, "r1", "y")])
