@@ -6,24 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Bucket:
-    """`rate` per `per_seconds` sustained, `burst` at once."""
-
-    rate: int
-    per_seconds: float
-    burst: int
-
-    @property
-    def interval_ms(self) -> int:
-        return max(1, int(self.per_seconds * 1000 / self.rate))
-
-    @property
-    def tolerance_ms(self) -> int:
-        # `burst` back-to-back takes are allowed: the first sets tat = now + interval, the
-        # burst-th finds tat = now + (burst - 1) * interval.
-        return (self.burst - 1) * self.interval_ms
+from chat.gcra import Bucket
 
 
 @dataclass(frozen=True)

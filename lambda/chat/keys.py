@@ -151,6 +151,10 @@ def typing(room_id: str, username: str) -> dict[str, str]:
 RATE_PREFIX = "RATE#"
 
 
-def rate(what: str, who: str) -> dict[str, str]:
-    """`who` is a lowercased username, a source IP, or both joined by '#'."""
-    return {"pk": f"{RATE_PREFIX}{what}#{who}"}
+def rate(what: str, who: str, ticks_per_ms: int = 1) -> dict[str, str]:
+    """`who` is a lowercased username, a source IP, or both joined by '#'. A bucket that counts
+    in ticks finer than 1 ms (chat.gcra: a rate that does not divide its period's milliseconds)
+    says so in its key, `RATE#<what>@<ticks per ms>#<who>`, so that a tat stored in other
+    units (before a rate was changed) is never read in these."""
+    scope = what if ticks_per_ms == 1 else f"{what}@{ticks_per_ms}"
+    return {"pk": f"{RATE_PREFIX}{scope}#{who}"}

@@ -9,8 +9,9 @@ import math
 from collections.abc import Callable
 
 from chat import keys
-from chat.config import Bucket, LimitSettings
+from chat.config import LimitSettings
 from chat.errors import RateLimitedError
+from chat.gcra import Bucket
 from chat.models import user_key
 from chat.store import LimitsStore
 
@@ -32,15 +33,14 @@ class Limiter:
         return self.settings.enabled and self.store is not None
 
     def _now_ms(self) -> int:
-        return int(self.clock() * 1000)
+        # Rounded, not truncated: 1800000000.123 s * 1000 is 1800000000122.9998 in floats.
+        return round(self.clock() * 1000)
 
     def _take(self, what: str, who: str, bucket: Bucket) -> None:
         if not self.active:
             return
         assert self.store is not None
-        wait = self.store.take(
-            keys.rate(what, who), self._now_ms(), bucket.interval_ms, bucket.tolerance_ms
-        )
+        wait = self.store.take(keys.rate(what, who, bucket.ticks_per_ms), self._now_ms(), bucket)
         if wait:
             raise RateLimitedError(_seconds(wait))
 
@@ -92,7 +92,7 @@ class Limiter:
             return
         assert self.store is not None
         wait = self.store.wait_ms(
-            keys.rate("join", f"{user_key(username)}#{room_id}"), self._now_ms(), 0
+            keys.rate("join", f"{user_key(username)}#{room_id}"), self._now_ms(), self._cooldown
         )
         if wait:
             raise RateLimitedError(_seconds(wait))
@@ -101,8 +101,12 @@ class Limiter:
         if not self.active:
             return
         assert self.store is not None
-        cooldown = self.settings.join_cooldown_seconds * 1000
         # A bucket of one unit refilling over the cool-down: tat = now + cool-down.
         self.store.take(
-            keys.rate("join", f"{user_key(username)}#{room_id}"), self._now_ms(), cooldown, 0
+            keys.rate("join", f"{user_key(username)}#{room_id}"), self._now_ms(), self._cooldown
         )
+
+    @property
+    def _cooldown(self) -> Bucket:
+        """The join cool-down as a bucket of one, refilling over the cool-down (whole ms)."""
+        return Bucket(1, self.settings.join_cooldown_seconds, 1)

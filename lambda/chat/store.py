@@ -16,8 +16,9 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from chat import keys
+from chat import gcra, keys
 from chat.errors import ConflictError, ForbiddenError, NotFoundError, UsernameTakenError
+from chat.gcra import Bucket
 from chat.models import (
     GROUP,
     Attachment,
@@ -1099,44 +1100,43 @@ class LimitsStore:
             return {k: _deserializer.deserialize(v) for k, v in raw.items()}
         return None
 
-    def take(self, key: dict[str, str], now_ms: int, interval_ms: int, tolerance_ms: int) -> int:
-        """GCRA: take one unit; 0 when allowed, else the milliseconds until one is free.
+    def take(self, key: dict[str, str], now_ms: int, bucket: Bucket) -> int:
+        """GCRA (chat.gcra.admit, in the bucket's ticks): take one unit; 0 when admitted, else
+        the milliseconds until one is free.
 
-        Allowed iff tat <= now + tolerance; then tat = max(tat, now) + interval. The max is two
+        Admitted iff tat <= now + tolerance; then tat = max(tat, now) + interval. The max is two
         condition branches: idle (no item, or tat < now) sets now + interval; inside a burst
-        (now <= tat <= now + tolerance) adds interval to tat."""
-        ttl = (now_ms + tolerance_ms + interval_ms) // 1000 + 60
+        (now <= tat <= now + tolerance) adds interval to tat. A refused take writes nothing."""
+        now, interval, tolerance = bucket.ticks(now_ms), bucket.interval, bucket.tolerance
+        # Past the latest tat an admitted take can leave, the item is idle: TTL may remove it.
+        ttl = -(-bucket.ms(now + tolerance + interval) // 1000) + 60
         old = self._update(
             key,
             "attribute_not_exists(tat) OR tat < :now",
             ":next",
-            {":now": now_ms, ":next": now_ms + interval_ms, ":ttl": ttl},
+            {":now": now, ":next": now + interval, ":ttl": ttl},
         )
         if old is None:
             return 0
-        tat = int(old.get("tat", now_ms))
-        if tat <= now_ms + tolerance_ms:
+        tat = int(old.get("tat", now))
+        if gcra.admit(bucket, tat, now) is not None:
             again = self._update(
                 key,
                 "tat BETWEEN :now AND :limit",
                 "tat + :interval",
-                {
-                    ":now": now_ms,
-                    ":limit": now_ms + tolerance_ms,
-                    ":interval": interval_ms,
-                    ":ttl": (tat + interval_ms) // 1000 + 60,
-                },
+                {":now": now, ":limit": now + tolerance, ":interval": interval, ":ttl": ttl},
             )
             if again is None:
                 return 0
-            tat = int(again.get("tat", now_ms))
-        return max(1, tat - tolerance_ms - now_ms)
+            # Another container took the last unit meanwhile.
+            tat = int(again.get("tat", now))
+        return max(1, bucket.ms(gcra.wait(bucket, tat, now)))
 
-    def wait_ms(self, key: dict[str, str], now_ms: int, tolerance_ms: int) -> int:
+    def wait_ms(self, key: dict[str, str], now_ms: int, bucket: Bucket) -> int:
         """Without taking: 0 when one unit is free, else the milliseconds until one is."""
         item = self.table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
-        tat = int(item.get("tat", 0))
-        return max(0, tat - tolerance_ms - now_ms)
+        tat = int(item["tat"]) if "tat" in item else None
+        return bucket.ms(gcra.wait(bucket, tat, bucket.ticks(now_ms)))
 
     def count(self, key: dict[str, str], now_ms: int, window_ms: int) -> None:
         """Adds one to a fixed window's count (`n`, window ending at `end`): an increment of the

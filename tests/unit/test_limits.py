@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from chat import keys
-from chat.config import Bucket
+from chat.gcra import Bucket
 from chat.store import LimitsStore
 from tests.events import load_event
 from tests.unit.harness import Harness, LambdaContext, fresh_handlers
@@ -30,12 +30,12 @@ def test_bucket_allows_exactly_the_burst_then_answers_when_the_next_unit_is_free
 ) -> None:
     bucket = Bucket(5, 1, 20)  # 200 ms apart, 20 at once
     key = keys.rate("msg", "alice")
-    waits = [store.take(key, NOW_MS, bucket.interval_ms, bucket.tolerance_ms) for _ in range(21)]
+    waits = [store.take(key, NOW_MS, bucket) for _ in range(21)]
     assert waits[:20] == [0] * 20
     assert waits[20] == 200
     # A rejected take changes nothing: 199 ms later it is still refused, at 200 ms allowed.
-    assert store.take(key, NOW_MS + 199, bucket.interval_ms, bucket.tolerance_ms) == 1
-    assert store.take(key, NOW_MS + 200, bucket.interval_ms, bucket.tolerance_ms) == 0
+    assert store.take(key, NOW_MS + 199, bucket) == 1
+    assert store.take(key, NOW_MS + 200, bucket) == 0
 
 
 def test_bucket_refills_at_the_sustained_rate(store: LimitsStore) -> None:
@@ -45,16 +45,33 @@ def test_bucket_refills_at_the_sustained_rate(store: LimitsStore) -> None:
     for second in range(10):
         for i in range(5):
             now = NOW_MS + second * 1000 + i * 200
-            assert store.take(key, now, bucket.interval_ms, bucket.tolerance_ms) == 0
+            assert store.take(key, now, bucket) == 0
     item = store.table.get_item(Key=key)["Item"]
     assert int(item["ttl"]) > (NOW_MS // 1000)
 
 
 def test_buckets_are_per_key(store: LimitsStore) -> None:
     bucket = Bucket(1, 60, 1)
-    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket.interval_ms, 0) == 0
-    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket.interval_ms, 0) == 60_000
-    assert store.take(keys.rate("msg", "b"), NOW_MS, bucket.interval_ms, 0) == 0
+    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket) == 0
+    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket) == 60_000
+    assert store.take(keys.rate("msg", "b"), NOW_MS, bucket) == 0
+
+
+def test_a_rate_that_does_not_divide_a_second_is_kept_exactly_in_ticks_of_its_own_key(
+    store: LimitsStore,
+) -> None:
+    """600 per second is 5/3 ms apart: in whole ms it would be 1 ms apart (1000 per second). In
+    ticks of 1/3 ms (chat.gcra), a request every ms for 999 ms gets 601 through: the burst of 2
+    and 600 * 0.999, rounded down."""
+    bucket = Bucket(600, 1, 2)
+    assert (bucket.ticks_per_ms, bucket.interval) == (3, 5)
+    key = keys.rate("msg", "fast", bucket.ticks_per_ms)
+    assert key == {"pk": "RATE#msg@3#fast"}
+    admitted = sum(store.take(key, NOW_MS + ms, bucket) == 0 for ms in range(1000))
+    assert admitted == 601
+    assert store.take(key, NOW_MS + 1000, bucket) == 0
+    # Refused: the next unit is free 5/3 ms later, said as a whole 2 ms.
+    assert store.take(key, NOW_MS + 1000, bucket) == 2
 
 
 def test_failure_window_counts_then_starts_again_after_it_ends(store: LimitsStore) -> None:
