@@ -13,6 +13,9 @@ const CATCH_UP_MAX_PAGES = 50;
 const REPLY_TIMEOUT_MS = 15_000;
 // A send with neither its stored message nor an error by then is shown as not sent.
 const SEND_TIMEOUT_MS = 10_000;
+// A send refused as rate_limited stored nothing: it goes again by itself after the server's
+// retryAfter, this many times at most, then it is shown as not sent (with Retry).
+const RATE_LIMITED_RESENDS = 3;
 // The server forwards one typing event per user and room every 2 s; sending more is waste.
 const TYPING_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 5_000;
@@ -36,6 +39,7 @@ export function createActions({ store, config }) {
   const sends = new Map(); // requestId => {roomId, clientMessageId}
   const writes = new Map(); // requestId => roomId: an edit, delete or reaction (one-way)
   const typingSent = new Map(); // roomId => when we last said we are typing
+  const holds = new Map(); // roomId => the timer that sends its held message (rate_limited)
 
   function saveSession(session) {
     if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
@@ -75,6 +79,8 @@ export function createActions({ store, config }) {
     for (const { timer } of replies.values()) clearTimeout(timer);
     replies.clear();
     sends.clear();
+    for (const timer of holds.values()) clearTimeout(timer);
+    holds.clear();
     saveSession(null);
     media.forget();
     store.reset();
@@ -111,12 +117,24 @@ export function createActions({ store, config }) {
     return clientMessageId;
   }
 
-  // Sends the room's oldest waiting message, unless one is already in flight.
+  // Sends the room's oldest waiting message, unless one is already in flight or the oldest is
+  // held until the time the server gave (rate_limited): then a timer sends it, and the rest of
+  // the room's messages wait behind it, in order.
   function sendNext(roomId) {
     const waiting = [...(store.room(roomId)?.pending.values() || [])];
     if (waiting.some((p) => p.status === "sending")) return;
     const next = waiting.find((p) => p.status === "queued");
     if (!next) return;
+    const wait = (next.notBefore || 0) - Date.now();
+    if (wait > 0) {
+      if (!holds.has(roomId)) {
+        holds.set(roomId, setTimeout(() => {
+          holds.delete(roomId);
+          sendNext(roomId);
+        }, wait));
+      }
+      return;
+    }
     const { clientMessageId, text, attachments } = next;
     const frame = { action: "sendMessage", roomId, text, clientMessageId };
     if (attachments.length) frame.attachments = attachments.map((a) => a.uploadId);
@@ -126,7 +144,7 @@ export function createActions({ store, config }) {
       return sendNext(roomId);
     }
     sends.set(requestId, { roomId, clientMessageId });
-    store.updatePending(roomId, clientMessageId, { requestId, status: "sending" });
+    store.updatePending(roomId, clientMessageId, { requestId, status: "sending", note: "" });
     setTimeout(() => {
       sends.delete(requestId);
       const pending = store.room(roomId)?.pending.get(clientMessageId);
@@ -141,7 +159,24 @@ export function createActions({ store, config }) {
 
   function retrySend(roomId, clientMessageId) {
     if (!store.room(roomId)?.pending.get(clientMessageId)) return;
-    store.updatePending(roomId, clientMessageId, { status: "queued", error: "", requestId: null });
+    store.updatePending(roomId, clientMessageId, { status: "queued", error: "", requestId: null, resends: 0, notBefore: 0, note: "" });
+  }
+
+  // rate_limited: nothing was stored, so the same message (the same clientMessageId) is held
+  // and sent again after retryAfter; false once it has been resent RATE_LIMITED_RESENDS times.
+  function holdForRetry({ roomId, clientMessageId }, retryAfter) {
+    const pending = store.room(roomId)?.pending.get(clientMessageId);
+    const resends = pending?.resends || 0;
+    if (!pending || resends >= RATE_LIMITED_RESENDS) return false;
+    const seconds = Math.max(1, Math.ceil(Number(retryAfter) || 1));
+    store.updatePending(roomId, clientMessageId, {
+      status: "queued",
+      requestId: null,
+      resends: resends + 1,
+      notBefore: Date.now() + seconds * 1000,
+      note: `Sending too fast: trying again in ${seconds} s.`,
+    });
+    return true;
   }
 
   async function refreshRooms() {
@@ -302,6 +337,7 @@ export function createActions({ store, config }) {
       case "error":
         if (send) {
           sends.delete(frame.requestId);
+          if (frame.code === "rate_limited" && holdForRetry(send, frame.retryAfter)) break;
           store.updatePending(send.roomId, send.clientMessageId, { status: "failed", error: frame.message });
         } else if (writes.has(frame.requestId)) {
           store.notice("writeFailed", { roomId: writes.get(frame.requestId), message: frame.message });

@@ -164,6 +164,7 @@ export function pendingItem(pending, username, { onRetry, onDiscard }) {
       el("span", { className: "send-state", text: failed ? "Not sent" : "Sending…" }),
     ),
     el("p", { className: "text", text: pending.text }),
+    !failed && pending.note ? el("p", { className: "send-note small", role: "status", text: pending.note }) : null,
     pending.attachments?.length
       ? el("p", { className: "pending-files small muted", text: `Attached: ${pending.attachments.map((a) => `${a.filename} (${describeFile(a)})`).join(", ")}` })
       : null,
