@@ -4,6 +4,7 @@
 import { Api } from "./api.js";
 import { catchUpCursor } from "./cursor.js";
 import { createMedia } from "./media.js";
+import { createSends } from "./sends.js";
 import { ChatSocket } from "./socket.js";
 
 const SESSION_KEY = "chat.session";
@@ -11,11 +12,6 @@ const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
 const CATCH_UP_MAX_PAGES = 50;
 const REPLY_TIMEOUT_MS = 15_000;
-// A send with neither its stored message nor an error by then is shown as not sent.
-const SEND_TIMEOUT_MS = 10_000;
-// A send refused as rate_limited stored nothing: it goes again by itself after the server's
-// retryAfter, this many times at most, then it is shown as not sent (with Retry).
-const RATE_LIMITED_RESENDS = 3;
 // The server forwards one typing event per user and room every 2 s; sending more is waste.
 const TYPING_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 5_000;
@@ -36,10 +32,9 @@ export function createActions({ store, config }) {
   let socket = null;
   let expiryTimer = null;
   const replies = new Map(); // requestId => {resolve, reject, timer}
-  const sends = new Map(); // requestId => {roomId, clientMessageId}
+  const sends = createSends({ store, getSocket: () => socket });
   const writes = new Map(); // requestId => roomId: an edit, delete or reaction (one-way)
   const typingSent = new Map(); // roomId => when we last said we are typing
-  const holds = new Map(); // roomId => the timer that sends its held message (rate_limited)
 
   function saveSession(session) {
     if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
@@ -79,8 +74,6 @@ export function createActions({ store, config }) {
     for (const { timer } of replies.values()) clearTimeout(timer);
     replies.clear();
     sends.clear();
-    for (const timer of holds.values()) clearTimeout(timer);
-    holds.clear();
     saveSession(null);
     media.forget();
     store.reset();
@@ -102,81 +95,14 @@ export function createActions({ store, config }) {
     });
   }
 
-  // One-way: shown at once as pending, settled by the stored message (matched by
-  // clientMessageId), failed by an error with its requestId or by SEND_TIMEOUT_MS of silence.
-  // One send per room is in flight at a time, the rest wait in order: the server gives a
-  // message its id (its place in the room) when it stores it, and two sends in flight at once
-  // run as two concurrent invocations that may store them either way round.
-  // `attachments`: [{uploadId, filename, contentType, size}] of finished uploads.
+  // One-way, through the send queue (js/sends.js). `attachments`: [{uploadId, filename,
+  // contentType, size}] of finished uploads.
   function sendMessage(roomId, text, clientMessageId = crypto.randomUUID(), attachments = []) {
     if (!socket || !socket.isOpen()) {
       throw new ActionError("offline", "You are offline. Your message was not sent; it is still in the box.");
     }
-    store.addPending(roomId, { clientMessageId, text, attachments, requestId: null, status: "queued" });
-    sendNext(roomId);
+    sends.queue(roomId, { clientMessageId, text, attachments });
     return clientMessageId;
-  }
-
-  // Sends the room's oldest waiting message, unless one is already in flight or the oldest is
-  // held until the time the server gave (rate_limited): then a timer sends it, and the rest of
-  // the room's messages wait behind it, in order.
-  function sendNext(roomId) {
-    const waiting = [...(store.room(roomId)?.pending.values() || [])];
-    if (waiting.some((p) => p.status === "sending")) return;
-    const next = waiting.find((p) => p.status === "queued");
-    if (!next) return;
-    const wait = (next.notBefore || 0) - Date.now();
-    if (wait > 0) {
-      if (!holds.has(roomId)) {
-        holds.set(roomId, setTimeout(() => {
-          holds.delete(roomId);
-          sendNext(roomId);
-        }, wait));
-      }
-      return;
-    }
-    const { clientMessageId, text, attachments } = next;
-    const frame = { action: "sendMessage", roomId, text, clientMessageId };
-    if (attachments.length) frame.attachments = attachments.map((a) => a.uploadId);
-    const requestId = socket ? socket.send(frame) : null;
-    if (!requestId) {
-      store.updatePending(roomId, clientMessageId, { status: "failed", error: "Not sent: you were offline." });
-      return sendNext(roomId);
-    }
-    sends.set(requestId, { roomId, clientMessageId });
-    store.updatePending(roomId, clientMessageId, { requestId, status: "sending", note: "" });
-    setTimeout(() => {
-      sends.delete(requestId);
-      const pending = store.room(roomId)?.pending.get(clientMessageId);
-      if (pending && pending.requestId === requestId && pending.status === "sending") {
-        store.updatePending(roomId, clientMessageId, { status: "failed", error: "Not sent: no answer from the server." });
-      }
-    }, SEND_TIMEOUT_MS);
-  }
-
-  // A send settled (stored, failed or discarded): the next one in that room may go.
-  store.subscribe("pending", ({ roomId }) => sendNext(roomId));
-
-  function retrySend(roomId, clientMessageId) {
-    if (!store.room(roomId)?.pending.get(clientMessageId)) return;
-    store.updatePending(roomId, clientMessageId, { status: "queued", error: "", requestId: null, resends: 0, notBefore: 0, note: "" });
-  }
-
-  // rate_limited: nothing was stored, so the same message (the same clientMessageId) is held
-  // and sent again after retryAfter; false once it has been resent RATE_LIMITED_RESENDS times.
-  function holdForRetry({ roomId, clientMessageId }, retryAfter) {
-    const pending = store.room(roomId)?.pending.get(clientMessageId);
-    const resends = pending?.resends || 0;
-    if (!pending || resends >= RATE_LIMITED_RESENDS) return false;
-    const seconds = Math.max(1, Math.ceil(Number(retryAfter) || 1));
-    store.updatePending(roomId, clientMessageId, {
-      status: "queued",
-      requestId: null,
-      resends: resends + 1,
-      notBefore: Date.now() + seconds * 1000,
-      note: `Sending too fast: trying again in ${seconds} s.`,
-    });
-    return true;
   }
 
   async function refreshRooms() {
@@ -287,7 +213,6 @@ export function createActions({ store, config }) {
       if (frame.type === "error") reply.reject(new ActionError(frame.code, frame.message));
       else reply.resolve(frame);
     }
-    const send = frame.requestId ? sends.get(frame.requestId) : null;
     switch (frame.type) {
       case "message":
         store.addMessage(frame.message, { live: true });
@@ -335,10 +260,8 @@ export function createActions({ store, config }) {
         store.setRead(frame.roomId, frame.username, frame.messageId);
         break;
       case "error":
-        if (send) {
-          sends.delete(frame.requestId);
-          if (frame.code === "rate_limited" && holdForRetry(send, frame.retryAfter)) break;
-          store.updatePending(send.roomId, send.clientMessageId, { status: "failed", error: frame.message });
+        if (sends.refused(frame)) {
+          // one of our sends: held for a resend or shown as not sent (js/sends.js)
         } else if (writes.has(frame.requestId)) {
           store.notice("writeFailed", { roomId: writes.get(frame.requestId), message: frame.message });
           writes.delete(frame.requestId);
@@ -385,8 +308,8 @@ export function createActions({ store, config }) {
     loadMembers,
     sendMessage,
     media,
-    retrySend,
-    discardSend: (roomId, clientMessageId) => store.removePending(roomId, clientMessageId),
+    retrySend: sends.retry,
+    discardSend: sends.discard,
     async createRoom(name) {
       const reply = await request({ action: "createRoom", name });
       store.addRoom({ ...reply.room, role: "admin" }, { loaded: true });
