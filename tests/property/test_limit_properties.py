@@ -27,8 +27,8 @@ from tests.unit.harness import Harness, LambdaContext
 
 START_MS = 1_800_000_000_000
 # Each example of these runs moto (or the handlers on it): fewer examples than the pure ones.
-ON_MOTO = settings(max_examples=25)
-THROUGH_HANDLERS = settings(max_examples=10)
+ON_MOTO = settings(max_examples=20)
+THROUGH_HANDLERS = settings(max_examples=8)
 
 buckets = st.builds(
     Bucket,
