@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -77,3 +78,12 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def load_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of the room-load benches (3 and 8): the same load, so figures compare."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--clients", default="10,50,100")
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--messages", type=int, default=100)
+    return parser

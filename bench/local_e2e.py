@@ -10,7 +10,6 @@ time limit for stragglers.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import table
+from bench.common import load_parser, table
 from localcloud.testing import running_local_cloud
 from tests.integration.chat_client import Api, Socket, unbatched
 
@@ -242,10 +241,7 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default="10,50,100")
-    parser.add_argument("--rate", type=float, default=20.0)
-    parser.add_argument("--messages", type=int, default=100)
+    parser = load_parser(__doc__)
     parser.add_argument(
         "--lambda-env",
         action="append",

@@ -1,13 +1,13 @@
 """`make bench`'s charts, drawn from the tables recorded in bench/results.md (no bench re-run):
 
-- latency.png: local end-to-end latency percentiles against clients (section 3);
+- latency.png: local end-to-end latency percentiles against clients (section 3), beside a
+  plain websockets broadcast server under the same load (section 8);
 - fanout.png: time to deliver one message against connections, ours and the Scan-and-post
   tutorial design (section 1), and through the fan-out workers (section 7).
 
     python -m bench.plots [--results bench/results.md] [--out docs/img]
 
-A series missing from results.md (a section not run) is left out of its chart. There is no
-"plain websockets server" series: no bench here measures one.
+A series missing from results.md (a section not run) is left out of its chart.
 """
 
 from __future__ import annotations
@@ -66,6 +66,18 @@ def draw(results: Path, out: Path) -> list[Path]:
             values = column(e2e, prefix)
             points = [(c, v) for c, v in zip(clients, values, strict=True) if c and v]
             axes.plot(*zip(*points, strict=True), marker="o", label=f"ours, {label}")
+        floor = section_table(markdown, 8)
+        floor_clients = column(floor, "clients")
+        for label, prefix in (("p50", "latency p50"), ("p99", "p99")):
+            values = column(floor, prefix)
+            points = [(c, v) for c, v in zip(floor_clients, values, strict=True) if c and v]
+            if points:
+                axes.plot(
+                    *zip(*points, strict=True),
+                    marker="^",
+                    linestyle="--",
+                    label=f"plain websockets server, {label}",
+                )
         axes.set(
             xlabel="clients in one room (100 messages at 20/s)",
             ylabel="send to receipt, ms",

@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import (  # noqa: E402
+    broadcast_baseline,
     cold_start,
     cost,
     fanout_chunks,
@@ -59,6 +60,10 @@ def main() -> None:
         (
             "7. Fan-out workers for large rooms",
             lambda: fanout_chunks.run([10_000] if args.quick else [10_000, 100_000], 20.0, 32)[0],
+        ),
+        (
+            "8. The floor: a plain websockets broadcast server",
+            lambda: broadcast_baseline.run([10] if args.quick else [10, 50, 100], 20.0, 100),
         ),
     ]
     started = time.monotonic()

@@ -125,8 +125,9 @@ locals {
     stream_processor = {
       # a room's live connections (Query ROOM#); 410 Gone removes a connection (GetItem + batch)
       connections = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
-      # which rooms of the batch are deleted (one BatchGetItem of their META items)
-      rooms = ["dynamodb:BatchGetItem"]
+      # which rooms of the batch are deleted (one BatchGetItem of their META items); a large
+      # room handed to the fan-out workers is marked so it stays with them (UpdateItem)
+      rooms = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
       # the event source mapping polls the stream with the function's role
       messages_stream = [
         "dynamodb:DescribeStream",

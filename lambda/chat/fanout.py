@@ -104,13 +104,20 @@ class Chunking:
     connections split into `buckets` FIFO message groups by a hash of the connection id (so a
     connection is always in the same group, and its frames keep their order across stream
     batches), each group's share sent as chunks of at most `connections_per_chunk`
-    connections and `record_bytes` of frames (SQS takes 256 KB a message)."""
+    connections and `record_bytes` of frames (SQS takes 256 KB a message).
+
+    A room once handed over stays with the workers for `sticky_seconds` after its last
+    hand-over (marked on its META item, read with the live-room check each batch makes), even
+    if it shrinks below the threshold: a batch posted directly could otherwise overtake the
+    room's chunks still in the queue. 15 minutes covers the fan-out queue's 5 receives of a
+    120-second visibility timeout before a chunk goes to the dead-letter queue."""
 
     queue: Any  # chat.jobs.FanOutQueue: send(list of (group id, deduplication id, body))
     threshold: int
     buckets: int = 64
     connections_per_chunk: int = 1000
     record_bytes: int = 100_000
+    sticky_seconds: int = 900
 
     def bucket(self, connection_id: str) -> int:
         return zlib.crc32(connection_id.encode("utf-8")) % self.buckets
@@ -191,8 +198,10 @@ class FanOut:
         rooms: RoomsStore | None = None,
         page_size: int | None = 1000,
         chunking: Chunking | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.connections = connections
+        self.clock = clock
         # With it, rooms past its threshold go to the fan-out workers (deliver_chunk).
         self.chunking = chunking
         # Connections read per Query page: posting starts after the first page, not the last.
@@ -209,6 +218,7 @@ class FanOut:
             by_room.setdefault(record.message.room_id, []).append(record)
         report = BatchReport()
         failed: set[str] = set()
+        workers_until: dict[str, int] = {}
         if self.rooms is not None and by_room:
             try:
                 live = self.rooms.live_rooms(sorted(by_room))
@@ -218,7 +228,8 @@ class FanOut:
                     r.sequence_number for rs in by_room.values() for r in rs
                 )
                 return report
-            for room_id in set(by_room) - live:
+            workers_until = live
+            for room_id in set(by_room) - set(live):
                 # Deleted (or never existed): nothing of it is delivered, ever.
                 report.skipped_deleted_room += len(by_room.pop(room_id))
         run, futures = self._runner(report, failed)
@@ -226,7 +237,7 @@ class FanOut:
             room_records.sort(key=lambda r: r.order)
             frames = RoomFrames.of(room_id, room_records)
             try:
-                pages = self._pages(frames, report)
+                pages = self._pages(frames, report, workers_until.get(room_id, 0))
                 # Posting starts on each page of the room's connections while the next is read.
                 for page in pages:
                     futures.extend(self.executor.submit(run, c, frames) for c in page)
@@ -267,16 +278,24 @@ class FanOut:
 
         return run, []
 
-    def _pages(self, frames: RoomFrames, report: BatchReport) -> Iterable[list[Connection]]:
-        """The pages of connections to post to here; none when the room went to the workers."""
+    def _pages(
+        self, frames: RoomFrames, report: BatchReport, workers_until: int
+    ) -> Iterable[list[Connection]]:
+        """The pages of connections to post to here; none when the room went to the workers
+        (past the threshold, or handed over within the last `sticky_seconds`)."""
         chunking = self.chunking
         if chunking is None:
             return self.connections.room_pages(frames.room_id, self.page_size)
         # One page past the threshold tells a large room from a small one.
         pages = self.connections.room_pages(frames.room_id, chunking.threshold + 1)
         first = next(pages, [])
-        if len(first) <= chunking.threshold:
+        now = self.clock()
+        if len(first) <= chunking.threshold and workers_until <= now:
             return [first, *pages]
+        if self.rooms is not None and workers_until < now + chunking.sticky_seconds / 2:
+            # Marked before the chunks are queued: a failure after queueing cannot leave them
+            # unmarked. Renewed at half-time, so a busy large room writes it rarely.
+            self.rooms.keep_fanout_with_workers(frames.room_id, int(now) + chunking.sticky_seconds)
         connections = first + [c for page in pages for c in page]
         messages = chunking.messages(frames, connections)
         chunking.queue.send(messages)

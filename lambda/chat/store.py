@@ -318,21 +318,23 @@ class RoomsStore:
                 member = member_from_item(item)
         return room, (member if room is not None else None)
 
-    def live_rooms(self, room_ids: list[str]) -> set[str]:
-        """Which of these rooms exist and are not deleted (BatchGetItem, 100 keys a call)."""
-        live: set[str] = set()
+    def live_rooms(self, room_ids: list[str]) -> dict[str, int]:
+        """Which of these rooms exist and are not deleted (BatchGetItem, 100 keys a call), each
+        with the epoch second until which its fan-out stays with the workers (0: not lately;
+        see chat.fanout.Chunking)."""
+        live: dict[str, int] = {}
         for start in range(0, len(room_ids), 100):
             request: dict[str, Any] = {
                 self.table.name: {
                     "Keys": [keys.room(r) for r in room_ids[start : start + 100]],
-                    "ProjectionExpression": "roomId, deletedAt",
+                    "ProjectionExpression": "roomId, deletedAt, fanoutWorkersUntil",
                 }
             }
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table.name, []):
                     if "deletedAt" not in item:
-                        live.add(str(item["roomId"]))
+                        live[str(item["roomId"])] = int(item.get("fanoutWorkersUntil", 0))
                 request = response.get("UnprocessedKeys") or {}
         return live
 
@@ -516,6 +518,20 @@ class RoomsStore:
                     raise NotFoundError("There is no room with that id.") from e
                 raise ForbiddenError("Only the room's admin can do that.") from e
             raise
+
+    def keep_fanout_with_workers(self, room_id: str, until: int) -> None:
+        """The room's fan-out goes through the workers until `until` (epoch seconds), whatever
+        its size then, so a batch posted directly cannot overtake chunks still queued."""
+        try:
+            self.table.update_item(
+                Key=keys.room(room_id),
+                UpdateExpression="SET fanoutWorkersUntil = :until",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":until": until},
+            )
+        except ClientError as e:
+            if not _is_condition_failure(e):
+                raise
 
     def deleted_at(self, room_id: str) -> str | None:
         """When the room was deleted; None if it is live or gone entirely."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chat import keys
 from chat.fanout import Chunking, DeliveryLog, RoomFrames, parse_chunk
 from chat.jobs import FanOutQueue
 from chat.models import Connection
@@ -94,6 +95,39 @@ def test_a_message_and_its_edit_in_two_stream_batches_keep_their_order(
     chat.run_fanout_jobs()
     for connection in [c for cs in connections.values() for c in cs]:
         assert _texts(chat, connection) == [("message", "typo"), ("messageUpdated", "fixed")]
+
+
+def test_a_room_that_shrinks_below_the_threshold_stays_with_the_workers_for_a_while(
+    big_rooms: Harness,
+) -> None:
+    chat = big_rooms
+    room, connections = _room_of(chat, 3)
+    sender = connections["user1"][0]
+    chat.send(sender, "user1", {"action": "sendMessage", "roomId": room, "text": "big"})
+    assert chat.pump() == {"batchItemFailures": []}
+    rooms = chat.dynamodb.Table("test-rooms")
+    marked = rooms.get_item(Key=keys.room(room))["Item"]
+    assert int(marked["fanoutWorkersUntil"]) > 0
+    # Its chunks still queued, the room shrinks to 2 connections (the threshold).
+    stayed = [sender, connections["user0"][0]]
+    for item in chat.dynamodb.Table("test-connections").scan()["Items"]:
+        if "connectionId" in item and item["connectionId"] not in stayed:
+            chat.disconnect(item["connectionId"], item["username"])
+    chat.send(sender, "user1", {"action": "sendMessage", "roomId": room, "text": "small"})
+    assert chat.pump() == {"batchItemFailures": []}
+    # Posted directly, "small" would overtake "big", still in the queue.
+    assert all(_texts(chat, c) == [] for c in stayed)
+    assert chat.run_fanout_jobs() >= 2
+    for c in stayed:
+        assert _texts(chat, c) == [("message", "big"), ("message", "small")]
+    # Once the hand-over is older than sticky_seconds, a small room is posted directly again.
+    fanout = chat.modules["stream_processor"].fanout
+    fanout.clock = lambda: float(marked["fanoutWorkersUntil"]) + 1
+    chat.send(sender, "user1", {"action": "sendMessage", "roomId": room, "text": "later"})
+    assert chat.pump() == {"batchItemFailures": []}
+    for c in stayed:
+        assert _texts(chat, c) == [("message", "later")]
+    assert chat.run_fanout_jobs() == 0
 
 
 def test_a_room_at_the_threshold_is_posted_by_the_stream_processor(
