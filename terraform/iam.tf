@@ -21,9 +21,9 @@ locals {
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
     # DeleteConnection is the DELETE method on the same path: a grant of its own.
     close_connections = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/DELETE/@connections/*"
-    user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
-    media_bucket    = aws_s3_bucket.media.arn
-    media_objects   = "${aws_s3_bucket.media.arn}/rooms/*"
+    user_pool         = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
+    media_bucket      = aws_s3_bucket.media.arn
+    media_objects     = "${aws_s3_bucket.media.arn}/rooms/*"
   }
 
   # identity_provider = "cognito": SignUp and InitiateAuth are public Cognito APIs (the app
