@@ -19,21 +19,27 @@ locals {
     fanout          = aws_sqs_queue.job["fanout"].arn
     signing_key     = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.jwt_secret_parameter_name}"
     connections_api = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
-    user_pool       = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
-    media_bucket    = aws_s3_bucket.media.arn
-    media_objects   = "${aws_s3_bucket.media.arn}/rooms/*"
+    # DeleteConnection is the DELETE method on the same path: a grant of its own.
+    close_connections = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/DELETE/@connections/*"
+    user_pool         = local.cognito ? aws_cognito_user_pool.users[0].arn : ""
+    media_bucket      = aws_s3_bucket.media.arn
+    media_objects     = "${aws_s3_bucket.media.arn}/rooms/*"
   }
 
   # identity_provider = "cognito": SignUp and InitiateAuth are public Cognito APIs (the app
-  # client id authorises them, IAM does not), so the REST function needs one grant only:
-  # AdminConfirmSignUp on its own pool, to confirm a fresh account so that it can log in at once
-  # (the chat collects no e-mail to verify). Nothing else may call Cognito.
-  cognito_access = { rest = { user_pool = ["cognito-idp:AdminConfirmSignUp"] } }
+  # client id authorises them, IAM does not), so the REST function needs two grants only, on
+  # its own pool: AdminConfirmSignUp, to confirm a fresh account so that it can log in at once
+  # (the chat collects no e-mail to verify), and AdminUserGlobalSignOut for POST
+  # /auth/logout-all. Nothing else may call Cognito.
+  cognito_access = {
+    rest = { user_pool = ["cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUserGlobalSignOut"] }
+  }
 
   function_access = {
     rest = {
-      # signup (conditional put), login and direct rooms' peer (get), tickets (put)
-      users = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      # signup (conditional put), login and direct rooms' peer (get), tickets (put), every
+      # token check (get: the token record), logout and log out everywhere (conditional update)
+      users = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
       # membership checks (BatchGetItem of META + MEMBER), members and requests of a room,
       # live rooms of GET /rooms (BatchGetItem), POST /rooms/direct (transaction of Puts; a
       # conditional Put brings back a member who left)
@@ -58,10 +64,13 @@ locals {
       signing_key = ["ssm:GetParameter"]
       # roomAdded to the other user of a new direct room
       connections_api = ["execute-api:ManageConnections"]
+      # log out everywhere closes the user's connections (DeleteConnection)
+      close_connections = ["execute-api:ManageConnections"]
     }
     authorizer = {
-      # redeem a single-use ticket: one conditional delete
-      users = ["dynamodb:DeleteItem"]
+      # redeem a single-use ticket: one conditional delete, then its token's record (get), so
+      # a logout since the ticket was issued holds
+      users = ["dynamodb:DeleteItem", "dynamodb:GetItem"]
     }
     connections = {
       # register / remove a connection and its index items; a user's connections; 410 clean-up

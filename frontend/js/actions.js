@@ -5,9 +5,9 @@ import { Api } from "./api.js";
 import { catchUpCursor } from "./cursor.js";
 import { createMedia } from "./media.js";
 import { createSends } from "./sends.js";
+import { EXPIRED, keepSession, storedSession } from "./session.js";
 import { ChatSocket } from "./socket.js";
 
-const SESSION_KEY = "chat.session";
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
 const CATCH_UP_MAX_PAGES = 50;
@@ -16,7 +16,6 @@ const REPLY_TIMEOUT_MS = 15_000;
 const TYPING_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 5_000;
 const FIND_MAX_PAGES = 20;
-export const EXPIRED = "Your session has expired. Please log in again.";
 const OFFLINE = "You are offline. Try again when the connection is back.";
 
 export class ActionError extends Error {
@@ -36,21 +35,12 @@ export function createActions({ store, config }) {
   const writes = new Map(); // requestId => roomId: an edit, delete or reaction (one-way)
   const typingSent = new Map(); // roomId => when we last said we are typing
 
-  function saveSession(session) {
-    if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
-    else localStorage.removeItem(SESSION_KEY);
-    api.token = session ? session.token : null;
-  }
+  // A 401 to any call with our token (expired, logged out): the login form, with the reason.
+  api.onUnauthorized = (message) => logout(message || EXPIRED);
 
-  function storedSession() {
-    try {
-      const stored = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-      if (stored && stored.token && Date.parse(stored.expiresAt) > Date.now()) return stored;
-      if (stored) return { expired: true };
-    } catch {
-      /* a damaged entry is the same as none */
-    }
-    return null;
+  function saveSession(session) {
+    keepSession(session);
+    api.token = session ? session.token : null;
   }
 
   async function enter(session) {
@@ -63,7 +53,7 @@ export function createActions({ store, config }) {
     socket.addEventListener("state", (e) => store.setConnection(e.detail));
     socket.addEventListener("open", () => catchUp());
     socket.addEventListener("frame", (e) => onFrame(e.detail));
-    socket.addEventListener("unauthorized", () => logout(EXPIRED));
+    socket.addEventListener("unauthorized", (e) => logout(e.detail || EXPIRED));
     socket.start();
   }
 
@@ -115,7 +105,7 @@ export function createActions({ store, config }) {
     try {
       await refreshRooms();
     } catch (error) {
-      if (error.status === 401) return logout(EXPIRED);
+      if (error.status === 401) return logout(error.message || EXPIRED);
     }
     for (const room of [...store.state.rooms.values()]) {
       if (!room.loaded) continue;
@@ -292,10 +282,20 @@ export function createActions({ store, config }) {
       try {
         await api.me();
       } catch (error) {
-        if (error.status === 401) return false;
+        if (error.status === 401) return false; // api.onUnauthorized showed the reason
       }
       await enter(session);
       return true;
+    },
+    // Ends this session at the server, then here, even if the server could not be told.
+    async endSession() {
+      await api.logout().catch(() => {}); // offline, or ended already: cleared all the same
+      logout();
+    },
+    // Ends every session of this user (every device, every socket); an error leaves this one.
+    async endEverySession() {
+      const { closedConnections } = await api.logoutAll();
+      logout(`You logged out everywhere (${closedConnections} live connection${closedConnections === 1 ? "" : "s"} closed).`);
     },
     async authenticate(kind, username, password) {
       if (kind === "signup") await api.signup(username, password);

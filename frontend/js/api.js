@@ -12,6 +12,7 @@ export class Api {
   constructor(baseUrl) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.token = null;
+    this.onUnauthorized = null; // (message) => ..., for a 401 to a call that sent our token
   }
 
   async request(method, path, body) {
@@ -37,13 +38,17 @@ export class Api {
     }
     if (!response.ok) {
       const error = data.error || {};
-      throw new ApiError(response.status, error.code || "internal", error.message || "Something went wrong. Please try again.");
+      const failure = new ApiError(response.status, error.code || "internal", error.message || "Something went wrong. Please try again.");
+      if (response.status === 401 && headers.Authorization && this.onUnauthorized) this.onUnauthorized(failure.message);
+      throw failure;
     }
     return data;
   }
 
   signup(username, password) { return this.request("POST", "/auth/signup", { username, password }); }
   login(username, password) { return this.request("POST", "/auth/login", { username, password }); }
+  logout() { return this.request("POST", "/auth/logout"); }
+  logoutAll() { return this.request("POST", "/auth/logout-all"); }
   me() { return this.request("GET", "/me"); }
   ticket() { return this.request("POST", "/auth/ticket"); }
   rooms() { return this.request("GET", "/rooms"); }

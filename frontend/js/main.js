@@ -1,7 +1,8 @@
 // Wires the page: one store, the actions that talk to the server, and one module per view.
 // Where each kind of change goes: docs/frontend.md.
 
-import { createActions, EXPIRED } from "./actions.js";
+import { createActions } from "./actions.js";
+import { EXPIRED } from "./session.js";
 import { createStore } from "./store.js";
 import { mountAttention } from "./views/attention.js";
 import { mountAuth } from "./views/auth.js";
@@ -56,7 +57,7 @@ window.__chat = { ...actions.debug, store };
 async function start() {
   const stored = actions.storedSession();
   if (!stored || stored.expired) return auth.showAuth(stored ? EXPIRED : "");
-  if (!(await actions.resume(stored))) actions.logout(EXPIRED);
+  await actions.resume(stored); // false: back at the login form with the reason
 }
 
 start();

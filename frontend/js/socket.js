@@ -62,7 +62,7 @@ export class ChatSocket extends EventTarget {
       ticket = await this.getTicket();
     } catch (error) {
       if (error.status === 401) {
-        this.dispatchEvent(new CustomEvent("unauthorized"));
+        this.dispatchEvent(new CustomEvent("unauthorized", { detail: error.message }));
         return;
       }
       this.reconnectSoon();

@@ -5,7 +5,7 @@ Models know neither the wire protocol (chat.protocol) nor the table's attributes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
@@ -25,6 +25,37 @@ class User:
     username: str  # the canonical spelling, as created
     password_hash: str
     created_at: str
+    token_version: int = 0  # TokenState.version: what a new token's `ver` claim carries
+    signed_out_at: int = 0  # TokenState.signed_out_at
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """What the users table records about a user's tokens, read at every token check
+    (docs/design.md, "Logout and log out everywhere")."""
+
+    # Log out everywhere adds one: a token whose `ver` claim is another number is refused.
+    version: int = 0
+    # Epoch seconds of the last log out everywhere: a token that carries no `ver` (Cognito's
+    # ID tokens) issued at or before it is refused.
+    signed_out_at: int = 0
+    # Tokens logged out one by one, token id -> the token's own expiry (epoch seconds); a
+    # token is dropped from the map once it would have expired anyway.
+    revoked: dict[str, int] = field(default_factory=dict)
+    # Every write adds one and is conditional on the number read: two logouts at once cannot
+    # lose each other's entry.
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A redeemed WebSocket ticket: whose, and which token asked for it, so that a ticket from
+    a token logged out since it was issued (at most its 30 s ago) does not connect."""
+
+    username: str
+    token_id: str = ""
+    token_version: int | None = None  # as Credential.version
+    token_issued_at: int = 0
 
 
 GROUP = "group"

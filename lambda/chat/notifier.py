@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import percent_encode
 
 from chat.models import Connection
@@ -148,6 +148,7 @@ class ManagementApiPoster:
         endpoint = urlsplit(meta.endpoint_url)
         if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
             raise ValueError(f"not an http(s) endpoint: {meta.endpoint_url!r}")
+        self.client = client
         self.endpoint = meta.endpoint_url.rstrip("/")
         self.secure = endpoint.scheme == "https"
         self.host = endpoint.netloc
@@ -194,6 +195,19 @@ class ManagementApiPoster:
                     f"post to {connection_id} failed after {attempt} attempts: {failure}"
                 )
             self.sleep(self.jitter() * self.backoff_seconds * (2 ** (attempt - 1)))
+
+    def delete(self, connection_id: str) -> None:
+        """DeleteConnection: API Gateway closes the connection, and runs its $disconnect. Rare
+        (log out everywhere), so through the boto3 client and its retries, not `_send`.
+        410 is `GoneConnectionError`, any other failure `DeliveryError`."""
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "GoneException":
+                raise GoneConnectionError(connection_id) from e
+            raise DeliveryError(f"delete of {connection_id} failed: {e}") from e
+        except BotoCoreError as e:
+            raise DeliveryError(f"delete of {connection_id} failed: {e}") from e
 
     def _send(self, path: str, data: bytes) -> int:
         headers = self.signer.headers(
@@ -273,14 +287,25 @@ class Notifier:
             targets = [c for c in targets if c.username.lower() != exclude_user.lower()]
         return self.to_connections(targets, frame)
 
+    def disconnect_user(self, username: str) -> int:
+        """Closes every open connection of the user (DeleteConnection, concurrently); how many
+        were open and are now closed. One that had gone already (410) is removed."""
+        connections = self.connections.of_user(username)
+        return sum(self.executor.map(lambda c: self._call(c, self.poster.delete), connections))
+
     def _post(self, connection: Connection, data: bytes) -> int:
+        return self._call(connection, lambda connection_id: self.poster.post(connection_id, data))
+
+    def _call(self, connection: Connection, call: Callable[[str], None]) -> int:
+        """1 if `call` (a post or a delete) reached the connection; a gone one is removed, any
+        other failure is logged and dropped (0)."""
         try:
-            self.poster.post(connection.connection_id, data)
+            call(connection.connection_id)
             return 1
         except GoneConnectionError:
             self.connections.remove_gone(connection.connection_id, time.time())
         except DeliveryError:
-            log.warning("event not delivered", extra={"connectionId": connection.connection_id})
+            log.warning("not delivered", extra={"connectionId": connection.connection_id})
         return 0
 
 

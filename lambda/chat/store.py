@@ -29,6 +29,8 @@ from chat.models import (
     Message,
     OpenConnection,
     Room,
+    Ticket,
+    TokenState,
     User,
     user_key,
 )
@@ -93,16 +95,43 @@ def user_from_item(item: dict[str, Any]) -> User:
         username=str(item["username"]),
         password_hash=str(item["passwordHash"]),
         created_at=str(item.get("createdAt", "")),
+        token_version=int(item.get("tokenVersion", 0)),
+        signed_out_at=int(item.get("signedOutAt", 0)),
     )
 
 
-def ticket_item(ticket_hash: str, username: str, expires_at: int) -> dict[str, Any]:
-    return {
+def token_state_from_item(item: dict[str, Any]) -> TokenState:
+    """A user item's token attributes; an item written before logout existed has none."""
+    return TokenState(
+        version=int(item.get("tokenVersion", 0)),
+        signed_out_at=int(item.get("signedOutAt", 0)),
+        revoked={str(k): int(v) for k, v in (item.get("revokedTokens") or {}).items()},
+        revision=int(item.get("tokenRevision", 0)),
+    )
+
+
+def ticket_item(ticket_hash: str, ticket: Ticket, expires_at: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
         **keys.ticket(ticket_hash),
-        "username": username,
+        "username": ticket.username,
         "expiresAt": expires_at,
         "ttl": expires_at,
+        "tokenId": ticket.token_id,
+        "tokenIssuedAt": ticket.token_issued_at,
     }
+    if ticket.token_version is not None:
+        item["tokenVersion"] = ticket.token_version
+    return item
+
+
+def ticket_from_item(item: dict[str, Any]) -> Ticket:
+    version = item.get("tokenVersion")
+    return Ticket(
+        username=str(item["username"]),
+        token_id=str(item.get("tokenId", "")),
+        token_version=None if version is None else int(version),
+        token_issued_at=int(item.get("tokenIssuedAt", 0)),
+    )
 
 
 class UsersStore:
@@ -126,11 +155,51 @@ class UsersStore:
         item = self.table.get_item(Key=keys.user(username), ConsistentRead=True).get("Item")
         return user_from_item(item) if item else None
 
-    def put_ticket(self, ticket_hash: str, username: str, expires_at: int) -> None:
-        self.table.put_item(Item=ticket_item(ticket_hash, username, expires_at))
+    def token_state(self, username: str) -> TokenState | None:
+        """The user's token record (one strongly consistent GetItem, a single read unit: a
+        logout holds at once); None if the users table has no entry for the user."""
+        item = self.table.get_item(
+            Key=keys.user(username),
+            ConsistentRead=True,
+            ProjectionExpression="pk, tokenVersion, signedOutAt, revokedTokens, tokenRevision",
+        ).get("Item")
+        return token_state_from_item(item) if item else None
 
-    def consume_ticket(self, ticket_hash: str, now: int) -> str | None:
-        """Deletes the ticket if it exists and has not expired; its username, else None.
+    def save_token_state(self, username: str, before: TokenState, after: TokenState) -> bool:
+        """Writes `after` over the user's token record if it still is `before` (its revision);
+        False if another write came first (read again and retry) or the user has no entry."""
+        condition = "attribute_exists(pk) AND " + (
+            "attribute_not_exists(tokenRevision)" if before.revision == 0 else "tokenRevision = :r"
+        )
+        values: dict[str, Any] = {
+            ":v": after.version,
+            ":s": after.signed_out_at,
+            ":m": dict(after.revoked),
+            ":next": before.revision + 1,
+        }
+        if before.revision:
+            values[":r"] = before.revision
+        try:
+            self.table.update_item(
+                Key=keys.user(username),
+                UpdateExpression=(
+                    "SET tokenVersion = :v, signedOutAt = :s, revokedTokens = :m,"
+                    " tokenRevision = :next"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as e:
+            if _is_condition_failure(e):
+                return False
+            raise
+        return True
+
+    def put_ticket(self, ticket_hash: str, ticket: Ticket, expires_at: int) -> None:
+        self.table.put_item(Item=ticket_item(ticket_hash, ticket, expires_at))
+
+    def consume_ticket(self, ticket_hash: str, now: int) -> Ticket | None:
+        """Deletes the ticket if it exists and has not expired; what it held, else None.
 
         One conditional delete: two connects racing with the same ticket cannot both win.
         """
@@ -146,8 +215,7 @@ class UsersStore:
                 return None
             raise
         attributes = response.get("Attributes") or {}
-        username = attributes.get("username")
-        return str(username) if username else None
+        return ticket_from_item(attributes) if attributes.get("username") else None
 
 
 # -- rooms, memberships and join requests (rooms table) -----------------------------------------

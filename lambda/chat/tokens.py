@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from chat.errors import UnauthorizedError
+from chat.ids import new_token_id
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+NOT_VALID = "The token is missing or not valid."
+MAX_TOKEN_ID_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a verified token says: whose it is, which token it is, and what a logout checks it
+    against (chat.accounts.AccountService)."""
+
+    username: str
+    # The `jti` claim; for a token that carries none (made before logout existed), a digest of
+    # the token itself, which is just as unique to it.
+    token_id: str
+    issued_at: int
+    expires_at: int
+    # The builtin tokens' `ver` claim, 0 for tokens made before it existed; None for Cognito's
+    # ID tokens, which carry no number of ours (log out everywhere then goes by `issued_at`).
+    version: int | None
+
+
+def _token_id(claims: dict[str, Any], token: str) -> str:
+    jti = claims.get("jti")
+    if jti is None:
+        return "sha256:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_TOKEN_ID_CHARS:
+        raise UnauthorizedError(NOT_VALID)
+    return jti
+
+
+def _whole_number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UnauthorizedError(NOT_VALID)
+    return value
 
 
 class SigningKey:
@@ -60,14 +96,27 @@ class TokenService:
         self._ttl = ttl_seconds
         self._clock = clock
 
-    def issue(self, username: str) -> tuple[str, int]:
+    def issue(self, username: str, version: int = 0) -> tuple[str, int]:
+        """A token for `username` at the user's current token version (TokenState.version)."""
         now = int(self._clock())
         expires_at = now + self._ttl
-        claims = {"sub": username, "iat": now, "exp": expires_at, "iss": self._issuer}
+        claims = {
+            "sub": username,
+            "iat": now,
+            "exp": expires_at,
+            "iss": self._issuer,
+            "jti": new_token_id(),
+            "ver": version,
+        }
         return jwt.encode(claims, self._key.get(), algorithm=ALGORITHM), expires_at
 
     def verify(self, token: str) -> str:
         """The username in a valid token; UnauthorizedError for anything else."""
+        return self.credential(token).username
+
+    def credential(self, token: str) -> Credential:
+        """What a valid token says (signature, issuer, expiry checked); UnauthorizedError for
+        anything else. Whether it was logged out is the caller's question (one read)."""
         try:
             claims = jwt.decode(
                 token,
@@ -80,11 +129,19 @@ class TokenService:
         except jwt.ExpiredSignatureError as e:
             raise UnauthorizedError("Your session has expired. Please log in again.") from e
         except (jwt.PyJWTError, UnicodeError) as e:  # UnicodeError: a lone surrogate
-            raise UnauthorizedError("The token is missing or not valid.") from e
+            raise UnauthorizedError(NOT_VALID) from e
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
-            raise UnauthorizedError("The token is missing or not valid.")
-        return subject
+            raise UnauthorizedError(NOT_VALID)
+        # Tokens made before logout existed carry no `ver`: version 0, deliberately, so the
+        # first log out everywhere ends them (docs/design.md).
+        return Credential(
+            username=subject,
+            token_id=_token_id(claims, token),
+            issued_at=_whole_number(claims["iat"]),
+            expires_at=_whole_number(claims["exp"]),
+            version=_whole_number(claims.get("ver", 0)),
+        )
 
 
 COGNITO_ALGORITHM = "RS256"
@@ -135,19 +192,30 @@ class CognitoTokenVerifier:
         except jwt.PyJWKClientConnectionError:
             raise  # the pool's JWKS is unreachable: our fault, not the caller's
         except (jwt.PyJWTError, UnicodeError, ValueError) as e:
-            raise UnauthorizedError("The token is missing or not valid.") from e
+            raise UnauthorizedError(NOT_VALID) from e
         if claims.get("token_use") != "id":
-            raise UnauthorizedError("The token is missing or not valid.")
+            raise UnauthorizedError(NOT_VALID)
         return claims
 
     def verify(self, token: str) -> str:
         """The username in a valid Cognito ID token."""
+        return self.credential(token).username
+
+    def credential(self, token: str) -> Credential:
+        """What a valid Cognito ID token says; its `jti` names it for a logout."""
         claims = self.claims(token)
         name = claims.get("cognito:username")
         subject = claims.get("sub")
         if not isinstance(name, str) or not name or not isinstance(subject, str) or not subject:
-            raise UnauthorizedError("The token is missing or not valid.")
+            raise UnauthorizedError(NOT_VALID)
         preferred = claims.get("preferred_username")
-        if isinstance(preferred, str) and preferred.lower() == name.lower():
-            return preferred
-        return name
+        shown = (
+            preferred if isinstance(preferred, str) and preferred.lower() == name.lower() else name
+        )
+        return Credential(
+            username=shown,
+            token_id=_token_id(claims, token),
+            issued_at=_whole_number(claims["iat"]),
+            expires_at=_whole_number(claims["exp"]),
+            version=None,
+        )

@@ -129,10 +129,62 @@ def test_session_survives_a_reload_and_logout_ends_it(new_page: Callable[..., Pa
     page.reload()
     expect(page.get_by_role("status").filter(has_text="connected")).to_have_text("connected")
     expect(page.get_by_role("button", name=re.compile("Notes"))).to_be_visible()
-    page.get_by_role("button", name="Log out").click()
+    logouts: list[str] = []
+    page.on(
+        "request", lambda r: logouts.append(r.method) if r.url.endswith("/auth/logout") else None
+    )
+    page.get_by_role("button", name="Log out", exact=True).click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert logouts == ["POST"]  # the server was told: the token is dead, not only forgotten
     page.reload()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def test_logout_clears_the_session_even_when_the_server_cannot_be_told(
+    new_page: Callable[..., Page],
+) -> None:
+    page = new_page()
+    sign_up(page, unique("fay"))
+    page.context.route("**/api/auth/logout", lambda route: route.abort())
+    page.get_by_role("button", name="Log out", exact=True).click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('chat.session')") is None
+
+
+def test_log_out_everywhere_sends_every_page_of_the_user_to_the_login_form(
+    new_page: Callable[..., Page],
+) -> None:
+    here, there = new_page(), new_page()
+    name = unique("gus")
+    sign_up(here, name)
+    there.goto("/")
+    there.get_by_label("Username").fill(name)
+    there.get_by_label("Password").fill("correct horse battery")
+    there.get_by_role("button", name="Log in").click()
+    expect(there.get_by_role("status").filter(has_text="connected")).to_have_text("connected")
+    # Declining the confirmation changes nothing.
+    here.once("dialog", lambda dialog: dialog.dismiss())
+    here.get_by_role("button", name="Log out everywhere").click()
+    expect(here.get_by_role("status").filter(has_text="connected")).to_have_text("connected")
+    here.once("dialog", lambda dialog: dialog.accept())
+    here.get_by_role("button", name="Log out everywhere").click()
+    # This page's own socket closes too; whichever comes first, the reply or the refused
+    # reconnect, says so.
+    expect(here.get_by_role("button", name="Log in")).to_be_visible()
+    expect(
+        here.get_by_text(
+            re.compile(
+                r"You (logged out everywhere \(2 live connections closed\)|were logged out everywhere)"
+            )
+        )
+    ).to_be_visible()
+    # The other page's socket was closed by the server; its next ticket is refused (401).
+    expect(there.get_by_role("button", name="Log in")).to_be_visible()
+    expect(
+        there.get_by_text("You were logged out everywhere. Please log in again.")
+    ).to_be_visible()
+    assert there.evaluate("localStorage.getItem('chat.session')") is None
+    assert here.js_errors == [] and there.js_errors == []  # type: ignore[attr-defined]
 
 
 def test_an_expired_session_asks_to_log_in_again(new_page: Callable[..., Page]) -> None:

@@ -307,6 +307,10 @@ def test_each_function_has_its_own_least_privilege_role(deployment: Deployment) 
         assert "execute-api:ManageConnections" in _role_policy(deployment, poster)
     rest = _role_policy(deployment, "rest")
     assert "ssm:GetParameter" in rest and deployment.outputs["jwt_secret_parameter_name"] in rest
+    # Log out everywhere closes the user's connections: the REST function alone may DELETE them.
+    assert "/DELETE/@connections/*" in rest and "/GET/" not in rest
+    for key in set(deployment.topology.functions) - {"rest"}:
+        assert "/DELETE/@connections/*" not in _role_policy(deployment, key), key
     authorizer = _role_policy(deployment, "authorizer")
     assert "dynamodb:DeleteItem" in authorizer and "-users" in authorizer
     assert "-messages" not in authorizer and "-rooms" not in authorizer
@@ -355,7 +359,8 @@ def test_the_identity_provider_is_wired_as_its_mode_says(deployment: Deployment)
         == outputs["cognito_issuer"]
         == (f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}")
     )
-    # Only the REST function may call Cognito, and only AdminConfirmSignUp on its own pool.
+    # Only the REST function may call Cognito, and only AdminConfirmSignUp and
+    # AdminUserGlobalSignOut (log out everywhere) on its own pool.
     assert "cognito-idp:AdminConfirmSignUp" in rest and pool["Arn"] in rest
     actions = [
         action
@@ -365,8 +370,9 @@ def test_the_identity_provider_is_wired_as_its_mode_says(deployment: Deployment)
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
     ]
-    assert [a for a in actions if a.startswith("cognito-idp:")] == [
-        "cognito-idp:AdminConfirmSignUp"
+    assert sorted(a for a in actions if a.startswith("cognito-idp:")) == [
+        "cognito-idp:AdminConfirmSignUp",
+        "cognito-idp:AdminUserGlobalSignOut",
     ]
     for key in set(deployment.topology.functions) - {"rest"}:
         assert "cognito-idp" not in _role_policy(deployment, key), key

@@ -104,3 +104,57 @@ def test_an_expired_ticket_is_rejected(short_cloud: RunningLocalCloud) -> None:
             assert user_connections(short_cloud, name) == []
 
     run(scenario())
+
+
+def test_logout_ends_one_session_and_logout_all_ends_every_one(
+    identity_cloud: RunningLocalCloud,
+) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, identity_cloud.rest_url)
+            name, first = await api.account()
+            credentials = {"username": name, "password": PASSWORD}
+            status, login = await api.call("POST", "/auth/login", credentials)
+            assert status == 200
+            second = str(login["token"])
+            # Logout: that token stops at once, for REST and for tickets; the other goes on.
+            assert await api.call("POST", "/auth/logout", token=first) == (204, None)
+            for method, path in (("GET", "/me"), ("POST", "/auth/ticket"), ("GET", "/rooms")):
+                status, body = await api.call(method, path, token=first)
+                assert (status, body["error"]["code"]) == (401, "unauthorized"), path
+            status, body = await api.call("POST", "/auth/logout", token=first)
+            assert (status, body["error"]["code"]) == (401, "unauthorized")
+            assert await api.call("GET", "/me", token=second) == (200, {"username": name})
+            sockets = [
+                await Socket.open(api, second, name, identity_cloud.ws_url, batch=True)
+                for _ in range(2)
+            ]
+            assert await sockets[0].request({"action": "ping"}) == {
+                "type": "pong",
+                "requestId": f"{name}-1",
+            }
+            status, login = await api.call("POST", "/auth/login", credentials)
+            third = str(login["token"])
+            # Log out everywhere from a third session: every token ends, both sockets close.
+            status, body = await api.call("POST", "/auth/logout-all", token=third)
+            assert (status, body) == (200, {"closedConnections": 2})
+            for socket in sockets:
+                await socket.closed()
+            for token in (second, third):
+                status, body = await api.call("GET", "/me", token=token)
+                assert (status, body["error"]["code"]) == (401, "unauthorized")
+                status, _ = await api.call("POST", "/auth/ticket", token=token)
+                assert status == 401
+            for _ in range(100):  # $disconnect ran for both
+                if not user_connections(identity_cloud, name):
+                    break
+                await asyncio.sleep(0.05)
+            assert user_connections(identity_cloud, name) == []
+            # A new login works at once.
+            status, login = await api.call("POST", "/auth/login", credentials)
+            fresh = str(login["token"])
+            assert await api.call("GET", "/me", token=fresh) == (200, {"username": name})
+            socket = await Socket.open(api, fresh, name, identity_cloud.ws_url)
+            await socket.close()
+
+    run(scenario())

@@ -8,7 +8,17 @@ from typing import Any
 
 import boto3
 
-from chat.models import ClosedConnection, Connection, JoinRequest, Member, Message, Room, User
+from chat.models import (
+    ClosedConnection,
+    Connection,
+    JoinRequest,
+    Member,
+    Message,
+    Room,
+    Ticket,
+    TokenState,
+    User,
+)
 from chat.store import ConnectionsStore, MessagesStore, RoomsStore, UsersStore
 
 T0, T1, T2 = "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z", "2026-01-01T00:00:02.000Z"
@@ -37,7 +47,8 @@ def _stores() -> tuple[UsersStore, RoomsStore, ConnectionsStore, MessagesStore]:
 def test_users_table_items(aws: None) -> None:
     users, _, _, _ = _stores()
     users.create_user("Alice", "bcrypt-hash", T0)
-    users.put_ticket("ab12", "Alice", 1_900_000_000)
+    ticket = Ticket("Alice", "jti-1", 3, 1_899_999_000)
+    users.put_ticket("ab12", ticket, 1_900_000_000)
     assert _items("users") == _sorted(
         [
             {
@@ -51,12 +62,46 @@ def test_users_table_items(aws: None) -> None:
                 "username": "Alice",
                 "expiresAt": 1_900_000_000,
                 "ttl": 1_900_000_000,
+                "tokenId": "jti-1",
+                "tokenVersion": 3,
+                "tokenIssuedAt": 1_899_999_000,
             },
         ]
     )
     assert users.get_user("ALICE") == User("Alice", "bcrypt-hash", T0)
-    assert users.consume_ticket("ab12", 1_800_000_000) == "Alice"
+    assert users.consume_ticket("ab12", 1_800_000_000) == ticket
     assert [i["pk"] for i in _items("users")] == ["USER#alice"]
+
+
+def test_the_token_record_lives_on_the_user_item(aws: None) -> None:
+    users, _, _, _ = _stores()
+    users.create_user("Alice", "bcrypt-hash", T0)
+    # An item written before logout existed: nothing revoked, version 0.
+    assert users.token_state("alice") == TokenState()
+    first = TokenState(version=0, revoked={"jti-1": 1_900_000_000}, revision=0)
+    assert users.save_token_state("alice", TokenState(), first)
+    second = TokenState(version=1, signed_out_at=1_800_000_000, revoked={}, revision=1)
+    assert users.save_token_state("alice", users.token_state("alice") or TokenState(), second)
+    # A write from a stale read (revision 0 again) loses, and changes nothing.
+    assert not users.save_token_state("alice", TokenState(), first)
+    assert _items("users") == [
+        {
+            "pk": "USER#alice",
+            "username": "Alice",
+            "passwordHash": "bcrypt-hash",
+            "createdAt": T0,
+            "tokenVersion": 1,
+            "signedOutAt": 1_800_000_000,
+            "revokedTokens": {},
+            "tokenRevision": 2,
+        }
+    ]
+    assert users.token_state("alice") == TokenState(1, 1_800_000_000, {}, 2)
+    assert users.get_user("alice") == User("Alice", "bcrypt-hash", T0, 1, 1_800_000_000)
+    # No entry, no record: a write creates nothing.
+    assert users.token_state("nobody") is None
+    assert not users.save_token_state("nobody", TokenState(), first)
+    assert users.token_state("nobody") is None
 
 
 def test_rooms_table_items(aws: None) -> None:

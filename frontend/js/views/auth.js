@@ -24,12 +24,29 @@ export function mountAuth({ store, actions }) {
     authenticate("login");
   });
   $("signup-button").addEventListener("click", () => authenticate("signup"));
-  $("logout-button").addEventListener("click", () => actions.logout());
+  $("logout-button").addEventListener("click", () => actions.endSession());
+  // The top bar's button, or the Rooms panel's at phone width: the same action.
+  const everywhereButtons = [$("logout-all-button"), $("logout-all-menu-button")];
+  async function endEverySession() {
+    const sure = window.confirm("Log out everywhere? Every session of yours ends now, on every device and in every tab.");
+    if (!sure) return;
+    $("session-error").textContent = "";
+    everywhereButtons.forEach((b) => (b.disabled = true));
+    try {
+      await actions.endEverySession();
+    } catch (error) {
+      $("session-error").textContent = `Not logged out everywhere: ${describe(error)}`;
+    } finally {
+      everywhereButtons.forEach((b) => (b.disabled = false));
+    }
+  }
+  everywhereButtons.forEach((b) => b.addEventListener("click", endEverySession));
 
   store.subscribe("session", (session) => {
     $("app-view").hidden = !session;
     $("auth-view").hidden = Boolean(session);
     $("whoami").textContent = session ? session.username : "";
+    $("session-error").textContent = "";
   });
   store.subscribe("notice", (notice) => {
     if (notice.kind === "signedOut") showAuth(notice.message);

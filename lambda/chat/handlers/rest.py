@@ -38,17 +38,15 @@ settings = Settings.from_env()
 configure_logging(settings.log_level)
 stores = Stores.from_settings(settings)
 # builtin or Cognito accounts (IDENTITY_PROVIDER): the routes below do not tell them apart.
-accounts = AccountService(identity_provider(settings, stores, time.time))
+# The Management API: roomAdded (POST /rooms/direct), DeleteConnection (log out everywhere).
+events = notifier(settings, stores)
+accounts = AccountService(
+    identity_provider(settings, stores, time.time), stores.users, time.time, events
+)
 tickets = TicketService(stores.users, time.time, settings.ticket_ttl_seconds)
-# Reads, and POST /rooms/direct, which tells the other user (roomAdded) through the
-# Management API.
+# Reads, and POST /rooms/direct, which tells the other user (roomAdded).
 rooms = RoomService(
-    stores.rooms,
-    stores.connections,
-    stores.messages,
-    notifier(settings, stores),
-    time.time,
-    users=stores.users,
+    stores.rooms, stores.connections, stores.messages, events, time.time, users=stores.users
 )
 messages = MessageService(stores.rooms, stores.messages, time.time)
 media = optional_media_service(settings, stores, time.time)
@@ -104,12 +102,22 @@ def login(request: Request) -> Response:
     }
 
 
+def logout(request: Request) -> Response:
+    accounts.logout(request.headers.get("authorization"))
+    return 204, {}
+
+
+def logout_all(request: Request) -> Response:
+    closed = accounts.logout_everywhere(request.headers.get("authorization"))
+    return 200, {"closedConnections": closed}
+
+
 def me(request: Request) -> Response:
     return 200, {"username": request.user()}
 
 
 def ticket(request: Request) -> Response:
-    value, expires_at = tickets.issue(request.user())
+    value, expires_at = tickets.issue(accounts.caller(request.headers.get("authorization")))
     return 201, {"ticket": value, "expiresAt": _iso(expires_at)}
 
 
@@ -167,6 +175,8 @@ def download_upload(request: Request) -> Response:
 ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
     ("POST", re.compile(r"/auth/signup"), signup),
     ("POST", re.compile(r"/auth/login"), login),
+    ("POST", re.compile(r"/auth/logout"), logout),
+    ("POST", re.compile(r"/auth/logout-all"), logout_all),
     ("GET", re.compile(r"/me"), me),
     ("POST", re.compile(r"/auth/ticket"), ticket),
     ("GET", re.compile(r"/rooms"), list_rooms),
@@ -275,7 +285,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         status, body = _route(request)
         if status == 302:
             return _redirect(str(body["location"]))
-        return _response(status, body)
+        return _response(status, body if status != 204 else None)
     except ChatError as e:
         status = e.status
         return _error(e)
