@@ -68,7 +68,7 @@ def test_the_login_form_shows_throttling_after_five_wrong_passwords(
     page = new_page()
     name = unique("walt")
     sign_up(page, name)
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
     alert = page.locator("#auth-error")
 
     def log_in(password: str) -> int:
