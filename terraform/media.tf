@@ -120,7 +120,7 @@ locals {
   media_cors_origin = (
     var.media_cors_origin != ""
     ? var.media_cors_origin
-    : "https://${aws_cloudfront_distribution.site.domain_name}"
+    : "https://${local.site_host}"
   )
 
   # What the functions may do with the bucket, merged into function_access (terraform/iam.tf).

@@ -1,6 +1,21 @@
 output "site_url" {
-  description = "The chat client (CloudFront, HTTPS)."
-  value       = "https://${aws_cloudfront_distribution.site.domain_name}"
+  description = "The chat client (CloudFront, HTTPS): the custom domain when site_domain_name is set."
+  value       = "https://${local.site_host}"
+}
+
+output "cloudfront_domain_name" {
+  description = "The distribution's own *.cloudfront.net name: the target of site_domain_name's DNS record (CNAME, or a Route 53 alias)."
+  value       = aws_cloudfront_distribution.site.domain_name
+}
+
+output "site_content_security_policy" {
+  description = "The Content-Security-Policy the site's response headers policy sends (site_security_headers_policy)."
+  value       = local.site_content_security_policy
+}
+
+output "waf_web_acl_arn" {
+  description = "The REST API's AWS WAF web ACL (waf_rate_limit_per_5_minutes > 0), or null."
+  value       = local.waf ? aws_wafv2_web_acl.rest[0].arn : null
 }
 
 output "rest_api_url" {

@@ -373,3 +373,44 @@ variable "rate_limit_join_cooldown_seconds" {
     error_message = "rate_limit_join_cooldown_seconds must be a whole number of at least 1."
   }
 }
+
+# -- the site's edge: TLS, security headers (terraform/frontend.tf) and AWS WAF (terraform/waf.tf)
+
+variable "site_domain_name" {
+  description = "A custom domain for the site (e.g. chat.example.com), served with site_certificate_arn: SNI, TLS 1.2 or newer (TLSv1.2_2021). Empty (the default): the distribution's own *.cloudfront.net name and certificate, where CloudFront always applies its TLSv1 policy (TLS 1.0 and newer) whatever minimum is asked for. Point the domain's DNS at the cloudfront_domain_name output."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.site_domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.site_domain_name))
+    error_message = "site_domain_name must be empty or a lowercase DNS name such as chat.example.com."
+  }
+}
+
+variable "site_certificate_arn" {
+  description = "ACM certificate for site_domain_name. CloudFront only takes certificates from us-east-1, whatever the stack's region. Set both or neither."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.site_certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.site_certificate_arn))
+    error_message = "site_certificate_arn must be empty or an ACM certificate ARN in us-east-1 (arn:aws:acm:us-east-1:<account>:certificate/<id>)."
+  }
+}
+
+variable "site_security_headers_policy" {
+  description = "Attach this stack's CloudFront response headers policy to the site: a Content-Security-Policy whose connect-src names this stack's REST, WebSocket and media hosts only, HSTS, nosniff, Referrer-Policy and frame options. false attaches AWS's managed SecurityHeadersPolicy instead (no CSP): only for an emulator without response headers policies (moto)."
+  type        = bool
+  default     = true
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  description = "AWS WAF in front of the REST API: requests one source IP may make in any 5 minutes before WAF answers 429 rate_limited. 0 (the default): no WAF. On, it costs $5 a month for the web ACL, $1 for its rule and $0.60 per million requests (docs/deploy.md). WAF cannot protect the WebSocket API (an API Gateway v2 API): the per-user limits and stage throttling guard it."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.waf_rate_limit_per_5_minutes == 0 || (var.waf_rate_limit_per_5_minutes >= 10 && var.waf_rate_limit_per_5_minutes <= 2000000000 && floor(var.waf_rate_limit_per_5_minutes) == var.waf_rate_limit_per_5_minutes)
+    error_message = "waf_rate_limit_per_5_minutes must be 0 (no WAF) or a whole number from 10 to 2000000000 (AWS WAF's bounds for a rate-based rule)."
+  }
+}

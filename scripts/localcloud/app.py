@@ -397,6 +397,20 @@ class LocalCloud:
             raise web.HTTPBadRequest(text="invalid Host header: expected host[:port]\n")
         return host
 
+    def site_headers(self, host: str) -> dict[str, str]:
+        """What CloudFront's response headers policy adds to every file of the site
+        (terraform/frontend.tf), from the same Terraform locals, with this cloud's origins in
+        connect-src: the REST API and the media S3 (http://host/api, /s3) and the WebSocket API
+        (ws://host/ws). No HSTS: this is plain http, where browsers ignore it."""
+        headers = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
+        if self.topology.site_csp:
+            headers["Content-Security-Policy"] = self.topology.content_security_policy(
+                [f"http://{host}", f"ws://{host}"]
+            )
+        if self.topology.site_referrer_policy:
+            headers["Referrer-Policy"] = str(self.topology.site_referrer_policy)
+        return headers
+
     async def config_js(self, request: web.Request) -> web.Response:
         host = self._origin(request)
         config = {"restUrl": f"http://{host}/api", "wsUrl": f"ws://{host}/ws"}
@@ -404,7 +418,7 @@ class LocalCloud:
         return web.Response(
             text=body,
             content_type="text/javascript",
-            headers={"Cache-Control": "no-store"},
+            headers={"Cache-Control": "no-store", **self.site_headers(host)},
         )
 
     async def static(self, request: web.Request) -> web.StreamResponse:
@@ -421,13 +435,15 @@ class LocalCloud:
                 return web.Response(
                     text=PLACEHOLDER.format(rest=f"http://{host}/api", ws=f"ws://{host}/ws"),
                     content_type="text/html",
+                    headers=self.site_headers(host),
                 )
             raise web.HTTPNotFound()
         content_type = CONTENT_TYPES.get(target.suffix) or (
             mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         )
+        headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
         return web.FileResponse(
-            target, headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
+            target, headers={**headers, **self.site_headers(self._origin(request))}
         )
 
     # -- shutdown -------------------------------------------------------------------------------

@@ -237,6 +237,26 @@ class Topology:
     variables: dict[str, Any] = field(default_factory=dict)
     parse_seconds: float = 0.0
     user_pool: UserPool | None = None
+    # The client's Content-Security-Policy, directive => sources (local.site_csp in
+    # terraform/frontend.tf), and its Referrer-Policy (local.site_referrer_policy).
+    site_csp: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    site_referrer_policy: str | None = None
+
+    def content_security_policy(self, connect_origins: list[str]) -> str:
+        """The header as terraform/frontend.tf builds it (local.site_content_security_policy):
+        directives in lexical order, as Terraform iterates a map, each followed by its sources,
+        connect-src with the deployment's API and media origins appended."""
+        connect = list(dict.fromkeys(connect_origins))
+        return "; ".join(
+            " ".join(
+                [
+                    directive,
+                    *self.site_csp[directive],
+                    *(connect if directive == "connect-src" else []),
+                ]
+            )
+            for directive in sorted(self.site_csp)
+        )
 
 
 # What a reference may start with besides var., local. and a declared resource type; values
@@ -689,6 +709,19 @@ def _user_pool(stack: _Stack) -> UserPool | None:
         raise TerraformError(f"aws_cognito_user_pool.{rname}: {e}") from e
 
 
+def _site_csp(stack: _Stack) -> dict[str, tuple[str, ...]]:
+    value = _local(stack, "site_csp", {}) or {}
+    where = stack.local_where.get("site_csp", str(stack.directory))
+    if not isinstance(value, Mapping) or not all(
+        isinstance(sources, list) and all(isinstance(s, str) for s in sources)
+        for sources in value.values()
+    ):
+        raise TerraformError(
+            f"{where}: local.site_csp must map each directive to a list of sources"
+        )
+    return {unquote_key(str(directive)): tuple(sources) for directive, sources in value.items()}
+
+
 def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topology:
     started = time.perf_counter()
     directory = directory.resolve()
@@ -719,6 +752,8 @@ def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topolog
         stage=str(stack.variables.get("stage_name", "local")),
         variables=dict(stack.variables),
         user_pool=_user_pool(stack),
+        site_csp=_site_csp(stack),
+        site_referrer_policy=_local(stack, "site_referrer_policy"),
         parse_seconds=time.perf_counter() - started,
     )
 

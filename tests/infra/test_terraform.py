@@ -33,6 +33,7 @@ CONCERNS = [
     "monitoring",
     "cognito",
     "media",
+    "waf",
 ]
 
 

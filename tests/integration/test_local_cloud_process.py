@@ -64,6 +64,45 @@ def test_config_js_accepts_plain_host_and_port(cloud: RunningLocalCloud, host: s
     assert f'"restUrl": "http://{host}/api"' in body
 
 
+async def headers_of(url: str, host: str | None = None) -> tuple[int, dict[str, str]]:
+    extra = {"Host": host} if host else {}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=extra) as response:
+        return response.status, dict(response.headers)
+
+
+@pytest.mark.parametrize("path", ["/", "/js/main.js", "/config.js"])
+def test_the_site_carries_the_terraform_csp_naming_this_cloud_only(
+    cloud: RunningLocalCloud, path: str
+) -> None:
+    """What CloudFront's response headers policy sends (terraform/frontend.tf, local.site_csp),
+    with this cloud's REST and media origin (one, http) and WebSocket origin in connect-src."""
+    status, headers = run(headers_of(cloud.base_url + path))
+    host = cloud.base_url.removeprefix("http://")
+    assert status == 200
+    assert headers["Content-Security-Policy"] == (
+        "base-uri 'none'; "
+        f"connect-src 'self' http://{host} ws://{host}; "
+        "default-src 'self'; form-action 'none'; frame-ancestors 'none'; "
+        "img-src 'self' blob:; object-src 'none'; script-src 'self'; style-src 'self'"
+    )
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "Strict-Transport-Security" not in headers  # plain http: browsers ignore it
+
+
+def test_the_csp_names_the_host_the_browser_used_and_refuses_a_hostile_one(
+    cloud: RunningLocalCloud,
+) -> None:
+    _, headers = run(headers_of(f"{cloud.base_url}/", host="chat.example:8080"))
+    assert (
+        "connect-src 'self' http://chat.example:8080 ws://chat.example:8080;"
+        in (headers["Content-Security-Policy"])
+    )
+    status, _ = run(headers_of(f"{cloud.base_url}/", host="evil.example; script-src *"))
+    assert status == 400
+
+
 def test_the_root_serves_a_page_even_before_the_frontend_exists(cloud: RunningLocalCloud) -> None:
     status, content_type, body = run(get(f"{cloud.base_url}/"))
     assert status == 200 and content_type.startswith("text/html")

@@ -171,3 +171,37 @@ def test_the_user_pool_exists_only_with_identity_provider_cognito() -> None:
     assert {"COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_ISSUER"} <= set(
         topology.unresolved_environment
     )
+
+
+def frontend_tf_changed(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of terraform/ whose frontend.tf has `old` (which must be there) replaced."""
+    directory = copy_of_terraform(tmp_path)
+    frontend = directory / "frontend.tf"
+    text = frontend.read_text()
+    assert old in text
+    frontend.write_text(text.replace(old, new))
+    return directory
+
+
+def test_the_site_csp_comes_from_terraform(tmp_path: Path) -> None:
+    """local.site_csp is the one list of the client's sources: a change there is what the local
+    cloud sends, formatted as Terraform formats it (directives in lexical order)."""
+    directory = frontend_tf_changed(
+        tmp_path,
+        '"img-src"         = ["\'self\'", "blob:"]',
+        '"img-src" = ["\'self\'", "blob:", "data:"]',
+    )
+    topology = load(directory)
+    assert topology.site_csp["img-src"] == ("'self'", "blob:", "data:")
+    assert topology.site_referrer_policy == "no-referrer"
+    csp = topology.content_security_policy(["http://h:1", "ws://h:1", "http://h:1"])
+    assert csp.startswith("base-uri 'none'; connect-src 'self' http://h:1 ws://h:1; default-src")
+    assert "; img-src 'self' blob: data:; " in csp
+
+
+def test_a_site_csp_that_is_not_lists_of_sources_is_refused(tmp_path: Path) -> None:
+    directory = frontend_tf_changed(
+        tmp_path, '"object-src"      = ["\'none\'"]', '"object-src" = "none"'
+    )
+    with pytest.raises(TerraformError, match="site_csp must map each directive to a list"):
+        load(directory)
