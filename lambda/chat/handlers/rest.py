@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chat import protocol, validation
@@ -19,6 +20,7 @@ from chat.errors import (
     ChatError,
     InvalidCredentialsError,
     InvalidInputError,
+    MethodNotAllowedError,
     NotFoundError,
     as_busy,
 )
@@ -57,6 +59,23 @@ log = logging.getLogger("chat.rest")
 
 
 @dataclass(frozen=True)
+class Document:
+    """A fixed body served as it is, cacheable, unlike every other answer (`no-store`)."""
+
+    text: str
+    cache_control: str
+
+
+# The OpenAPI description of the routes below (lambda/chat/openapi.json, in the function's
+# package), read once per container and served compact at GET /openapi.json.
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
+OPENAPI = Document(
+    json.dumps(json.loads(OPENAPI_PATH.read_text("utf-8")), separators=(",", ":")),
+    "public, max-age=300",
+)
+
+
+@dataclass(frozen=True)
 class Request:
     method: str
     path: str
@@ -74,7 +93,11 @@ class Request:
         return accounts.authenticate(self.headers.get("authorization"))
 
 
-Response = tuple[int, dict[str, Any]]
+Response = tuple[int, dict[str, Any] | Document]
+
+
+def openapi(request: Request) -> Response:
+    return 200, OPENAPI
 
 
 def signup(request: Request) -> Response:
@@ -164,7 +187,9 @@ def download_upload(request: Request) -> Response:
     return 302, {"location": _media().download_url(room_id, upload_id, username)}
 
 
+# Every route is in openapi.json and everything there is routed (tests/unit/test_openapi.py).
 ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
+    ("GET", re.compile(r"/openapi\.json"), openapi),
     ("POST", re.compile(r"/auth/signup"), signup),
     ("POST", re.compile(r"/auth/login"), login),
     ("GET", re.compile(r"/me"), me),
@@ -192,18 +217,18 @@ def _cors_headers() -> dict[str, str]:
     }
 
 
-def _response(status: int, body: dict[str, Any] | None) -> dict[str, Any]:
+def _response(status: int, body: dict[str, Any] | Document | None) -> dict[str, Any]:
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        "Cache-Control": "no-store",
+        "Cache-Control": body.cache_control if isinstance(body, Document) else "no-store",
         "X-Content-Type-Options": "nosniff",
         **_cors_headers(),
     }
-    return {
-        "statusCode": status,
-        "headers": headers,
-        "body": "" if body is None else json.dumps(body, ensure_ascii=False),
-    }
+    if isinstance(body, Document):
+        text = body.text
+    else:
+        text = "" if body is None else json.dumps(body, ensure_ascii=False)
+    return {"statusCode": status, "headers": headers, "body": text}
 
 
 def _redirect(location: str) -> dict[str, Any]:
@@ -221,6 +246,8 @@ def _error(error: ChatError) -> dict[str, Any]:
     response = _response(error.status, {"error": body})
     if retry_after is not None:
         response["headers"]["Retry-After"] = str(retry_after)
+    if isinstance(error, MethodNotAllowedError):
+        response["headers"]["Allow"] = ", ".join(error.allowed)
     return response
 
 
@@ -247,19 +274,18 @@ def _request(event: dict[str, Any]) -> Request:
 
 
 def _route(request: Request) -> Response:
-    allowed = False
+    allowed = []
     for method, pattern, handler in ROUTES:
         match = pattern.fullmatch(request.path)
         if match is None:
             continue
-        allowed = True
+        allowed.append(method)
         if method == request.method:
             params = {k: v for k, v in match.groupdict().items()}
             return handler(Request(**{**request.__dict__, "params": params}))
     if allowed:
-        return 405, {
-            "error": {"code": "method_not_allowed", "message": "That method is not allowed here."}
-        }
+        # RFC 9110: a 405 lists what the resource does allow (OPTIONS: the CORS preflight).
+        raise MethodNotAllowedError([*allowed, "OPTIONS"])
     raise NotFoundError("There is no such endpoint.")
 
 
@@ -273,7 +299,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             status = 204
             return _response(204, None)
         status, body = _route(request)
-        if status == 302:
+        if status == 302 and isinstance(body, dict):
             return _redirect(str(body["location"]))
         return _response(status, body)
     except ChatError as e:
