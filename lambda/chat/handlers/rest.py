@@ -85,8 +85,13 @@ class Request:
     body: str | None
     # requestContext.identity.sourceIp: API Gateway's view of the client (REST API, v1 events).
     source_ip: str = ""
+    # A base64 body that is not UTF-8: refused when a handler reads the body, so that, as for
+    # any other bad body, a call without a valid token is 401 before its body is looked at.
+    undecodable: bool = False
 
     def json(self) -> dict[str, Any]:
+        if self.undecodable:
+            raise InvalidInputError("The request body is not valid UTF-8 JSON.")
         return validation.parse_json_object(self.body)
 
     def user(self) -> str:
@@ -253,11 +258,12 @@ def _error(error: ChatError) -> dict[str, Any]:
 
 def _request(event: dict[str, Any]) -> Request:
     body = event.get("body")
+    undecodable = False
     if body is not None and event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as e:
-            raise InvalidInputError("The request body is not valid UTF-8 JSON.") from e
+        except (binascii.Error, UnicodeDecodeError):
+            body, undecodable = None, True
     return Request(
         method=str(event.get("httpMethod", "GET")).upper(),
         path="/" + str(event.get("path") or "/").strip("/"),
@@ -270,6 +276,7 @@ def _request(event: dict[str, Any]) -> Request:
         source_ip=str(
             ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or ""
         ),
+        undecodable=undecodable,
     )
 
 
