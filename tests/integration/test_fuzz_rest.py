@@ -11,9 +11,10 @@ at `not_found`. Each answer must be no 5xx, never `internal`, and conform to the
 both accepted and rejected cases: a budget that never got past the checks proves nothing.
 
 Why not `@schema.parametrize()`: with pytest 9.2 every item it makes has the same node id (the
-function's, without `[METHOD /path]`: pytest now builds ids from `originalname` and the callspec,
-which Schemathesis 4.32 does not set), which pytest-xdist and `-k` cannot tell apart. The cases
-come from the same strategies (`APIOperation.as_strategy`) and checks (`call_and_validate`)."""
+function's, without `[METHOD /path]`: pytest now builds ids from `originalname` and the
+callspec, and Schemathesis 4.32 passes the bare function name and no callspec), which
+pytest-xdist and `-k` cannot tell apart. The cases come from the same strategies
+(`APIOperation.as_strategy`) and checks (`call_and_validate`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import (
     ignored_auth,
     negative_data_rejection,
@@ -200,28 +202,30 @@ def world() -> Iterator[World]:
 
 
 def _pick(value: Any, every: int) -> bool:
-    """A deterministic 1-in-`every` choice by a generated value (derandomised runs repeat)."""
-    return zlib.crc32(repr(value).encode("utf-8", "surrogatepass")) % every == 0
+    """A deterministic 1-in-`every` choice by a generated value (derandomised runs repeat; an
+    absent body is Schemathesis' NOT_SET, whose repr holds its address: it counts as None)."""
+    stable = json.dumps(value, default=lambda v: None if v is NOT_SET else repr(v))
+    return zlib.crc32(stable.encode("utf-8", "surrogatepass")) % every == 0
 
 
 def steer(case: schemathesis.Case, world: World) -> dict[str, str] | None:
     """Point most cases at the real room, file and users, keeping some of what was generated;
-    the headers to send: the real token, or None to send the generated (or no) Authorization."""
+    the headers to send: the real token, or None to send the generated (or no) Authorization.
+    Every choice is made on the generated values, before any is replaced."""
     params = case.path_parameters or {}
+    body = case.body
+    generated = (case.headers or {}).get("Authorization")
+    keep_generated_token = _pick((params, case.query, body, generated), 4)
     if "roomId" in params and not _pick(params["roomId"], 4):
         params["roomId"] = world.room_id
     if "uploadId" in params and not _pick(params["uploadId"], 2):
         params["uploadId"] = world.upload_id
-    body = case.body
     if isinstance(body, dict) and "username" in body and not _pick(body, 3):
         if case.operation.path == "/auth/login":
             body.update(username=world.username, password=PASSWORD)
         elif case.operation.path == "/rooms/direct":
             body["username"] = world.peer
-    generated = (case.headers or {}).get("Authorization")
-    if _pick((case.path_parameters, case.query, body, generated), 4):
-        return None
-    return {"Authorization": f"Bearer {world.token}"}
+    return None if keep_generated_token else {"Authorization": f"Bearer {world.token}"}
 
 
 def no_internal_error(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
