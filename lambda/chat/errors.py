@@ -47,6 +47,17 @@ class NotFoundError(ChatError):
     status = 404
 
 
+class MethodNotAllowedError(ChatError):
+    """A known path called with another method; `allowed` goes in the response's Allow header."""
+
+    code = "method_not_allowed"
+    status = 405
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__("That method is not allowed here.")
+        self.allowed = allowed
+
+
 class ConflictError(ChatError):
     code = "conflict"
     status = 409

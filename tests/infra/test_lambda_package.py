@@ -36,6 +36,8 @@ def test_the_function_zip_holds_the_chat_package_only(lambda_build: Path) -> Non
         if "__pycache__" not in p.parts
     }
     assert sources <= set(names)
+    # The REST function serves its OpenAPI description from the package (GET /openapi.json).
+    assert "chat/openapi.json" in names
 
 
 def test_the_build_is_reproducible(lambda_build: Path, tmp_path: Path) -> None:

@@ -36,6 +36,22 @@ def test_base64_bodies_are_decoded(chat: Harness) -> None:
     assert response["statusCode"] == 201
 
 
+def test_a_body_that_is_not_utf8_is_401_without_a_token_and_400_with_one(chat: Harness) -> None:
+    """Found by Schemathesis (tests/integration/test_fuzz_rest.py): the body was decoded before
+    the token was checked, so a call without a token got 400 for its body instead of 401."""
+    token = chat.signup_and_login("alice")
+    event = load_event("rest_api_proxy")
+    event.update(path="/rooms/direct", body=base64.b64encode(b"\x00\xe1").decode())
+    event["isBase64Encoded"] = True
+    response = chat.modules["rest"].lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"]["code"] == "unauthorized"
+    event["headers"]["Authorization"] = f"Bearer {token}"
+    response = chat.modules["rest"].lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_input"
+
+
 def test_every_error_has_the_documented_shape(chat: Harness) -> None:
     response = chat.modules["rest"].lambda_handler(load_event("rest_api_proxy"), LambdaContext())
     assert response["statusCode"] == 400

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chat import protocol, validation
@@ -19,6 +20,7 @@ from chat.errors import (
     ChatError,
     InvalidCredentialsError,
     InvalidInputError,
+    MethodNotAllowedError,
     NotFoundError,
     as_busy,
 )
@@ -55,6 +57,23 @@ log = logging.getLogger("chat.rest")
 
 
 @dataclass(frozen=True)
+class Document:
+    """A fixed body served as it is, cacheable, unlike every other answer (`no-store`)."""
+
+    text: str
+    cache_control: str
+
+
+# The OpenAPI description of the routes below (lambda/chat/openapi.json, in the function's
+# package), read once per container and served compact at GET /openapi.json.
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
+OPENAPI = Document(
+    json.dumps(json.loads(OPENAPI_PATH.read_text("utf-8")), separators=(",", ":")),
+    "public, max-age=300",
+)
+
+
+@dataclass(frozen=True)
 class Request:
     method: str
     path: str
@@ -64,15 +83,24 @@ class Request:
     body: str | None
     # requestContext.identity.sourceIp: API Gateway's view of the client (REST API, v1 events).
     source_ip: str = ""
+    # A base64 body that is not UTF-8: refused when a handler reads the body, so that, as for
+    # any other bad body, a call without a valid token is 401 before its body is looked at.
+    undecodable: bool = False
 
     def json(self) -> dict[str, Any]:
+        if self.undecodable:
+            raise InvalidInputError("The request body is not valid UTF-8 JSON.")
         return validation.parse_json_object(self.body)
 
     def user(self) -> str:
         return accounts.authenticate(self.headers.get("authorization"))
 
 
-Response = tuple[int, dict[str, Any]]
+Response = tuple[int, dict[str, Any] | Document]
+
+
+def openapi(request: Request) -> Response:
+    return 200, OPENAPI
 
 
 def signup(request: Request) -> Response:
@@ -172,7 +200,9 @@ def download_upload(request: Request) -> Response:
     return 302, {"location": _media().download_url(room_id, upload_id, username)}
 
 
+# Every route is in openapi.json and everything there is routed (tests/unit/test_openapi.py).
 ROUTES: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = [
+    ("GET", re.compile(r"/openapi\.json"), openapi),
     ("POST", re.compile(r"/auth/signup"), signup),
     ("POST", re.compile(r"/auth/login"), login),
     ("POST", re.compile(r"/auth/logout"), logout),
@@ -202,18 +232,18 @@ def _cors_headers() -> dict[str, str]:
     }
 
 
-def _response(status: int, body: dict[str, Any] | None) -> dict[str, Any]:
+def _response(status: int, body: dict[str, Any] | Document | None) -> dict[str, Any]:
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        "Cache-Control": "no-store",
+        "Cache-Control": body.cache_control if isinstance(body, Document) else "no-store",
         "X-Content-Type-Options": "nosniff",
         **_cors_headers(),
     }
-    return {
-        "statusCode": status,
-        "headers": headers,
-        "body": "" if body is None else json.dumps(body, ensure_ascii=False),
-    }
+    if isinstance(body, Document):
+        text = body.text
+    else:
+        text = "" if body is None else json.dumps(body, ensure_ascii=False)
+    return {"statusCode": status, "headers": headers, "body": text}
 
 
 def _redirect(location: str) -> dict[str, Any]:
@@ -231,16 +261,19 @@ def _error(error: ChatError) -> dict[str, Any]:
     response = _response(error.status, {"error": body})
     if retry_after is not None:
         response["headers"]["Retry-After"] = str(retry_after)
+    if isinstance(error, MethodNotAllowedError):
+        response["headers"]["Allow"] = ", ".join(error.allowed)
     return response
 
 
 def _request(event: dict[str, Any]) -> Request:
     body = event.get("body")
+    undecodable = False
     if body is not None and event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as e:
-            raise InvalidInputError("The request body is not valid UTF-8 JSON.") from e
+        except (binascii.Error, UnicodeDecodeError):
+            body, undecodable = None, True
     return Request(
         method=str(event.get("httpMethod", "GET")).upper(),
         path="/" + str(event.get("path") or "/").strip("/"),
@@ -253,23 +286,23 @@ def _request(event: dict[str, Any]) -> Request:
         source_ip=str(
             ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or ""
         ),
+        undecodable=undecodable,
     )
 
 
 def _route(request: Request) -> Response:
-    allowed = False
+    allowed = []
     for method, pattern, handler in ROUTES:
         match = pattern.fullmatch(request.path)
         if match is None:
             continue
-        allowed = True
+        allowed.append(method)
         if method == request.method:
             params = {k: v for k, v in match.groupdict().items()}
             return handler(Request(**{**request.__dict__, "params": params}))
     if allowed:
-        return 405, {
-            "error": {"code": "method_not_allowed", "message": "That method is not allowed here."}
-        }
+        # RFC 9110: a 405 lists what the resource does allow (OPTIONS: the CORS preflight).
+        raise MethodNotAllowedError([*allowed, "OPTIONS"])
     raise NotFoundError("There is no such endpoint.")
 
 
@@ -283,7 +316,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             status = 204
             return _response(204, None)
         status, body = _route(request)
-        if status == 302:
+        if status == 302 and isinstance(body, dict):
             return _redirect(str(body["location"]))
         return _response(status, body if status != 204 else None)
     except ChatError as e:
