@@ -88,6 +88,8 @@ class World:
     peer: str
     room_id: str
     upload_id: str
+    # Logout cases end sessions of their own user: the admin's token must outlive them.
+    leaver: str = ""
     session: requests.Session = field(default_factory=requests.Session)
     _last: Tables | None = None
 
@@ -119,6 +121,17 @@ class World:
     def after_accepted(self) -> None:
         self._last = None
 
+    def leaver_token(self) -> str:
+        """A new session of the user whom the logout operations log out (log out everywhere
+        ends all of them; a login right after it works at once)."""
+        response = self.session.post(
+            f"{self.cloud.rest_url}/auth/login",
+            json={"username": self.leaver, "password": PASSWORD},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["token"])
+
 
 async def build_world(cloud: RunningLocalCloud) -> World:
     async with aiohttp.ClientSession() as http:
@@ -126,6 +139,7 @@ async def build_world(cloud: RunningLocalCloud) -> World:
         admin = await new_member(api, cloud, "restfz")
         peer = await new_member(api, cloud, "restpeer")
         asker = await new_member(api, cloud, "restask")
+        leaver, _ = await api.account()
         room_id = await room_of(admin, [peer], "rest fuzz")
         asked = await asker.socket.request({"action": "joinRoom", "roomId": room_id})
         assert asked["type"] == "joinRequested", asked
@@ -166,7 +180,9 @@ async def build_world(cloud: RunningLocalCloud) -> World:
         # No socket stays open: nothing but the cases may change a table from here on.
         for member in (admin, peer, asker):
             await member.socket.close()
-    world = World(cloud, admin.username, admin.token, peer.username, room_id, upload["uploadId"])
+    world = World(
+        cloud, admin.username, admin.token, peer.username, room_id, upload["uploadId"], leaver
+    )
     await _settled(world)
     return world
 
@@ -208,6 +224,9 @@ def _pick(value: Any, every: int) -> bool:
     return zlib.crc32(stable.encode("utf-8", "surrogatepass")) % every == 0
 
 
+LOGOUTS = {"/auth/logout", "/auth/logout-all"}
+
+
 def steer(case: schemathesis.Case, world: World) -> dict[str, str] | None:
     """Point most cases at the real room, file and users, keeping some of what was generated;
     the headers to send: the real token, or None to send the generated (or no) Authorization.
@@ -225,7 +244,11 @@ def steer(case: schemathesis.Case, world: World) -> dict[str, str] | None:
             body.update(username=world.username, password=PASSWORD)
         elif case.operation.path == "/rooms/direct":
             body["username"] = world.peer
-    return None if keep_generated_token else {"Authorization": f"Bearer {world.token}"}
+    if keep_generated_token:
+        return None
+    if case.operation.path in LOGOUTS:
+        return {"Authorization": f"Bearer {world.leaver_token()}"}
+    return {"Authorization": f"Bearer {world.token}"}
 
 
 def no_internal_error(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
