@@ -5,6 +5,7 @@ session."""
 from __future__ import annotations
 
 import os
+import sys
 
 import boto3
 import pytest
@@ -50,6 +51,7 @@ def test_a_test_that_writes_and_changes_module_state(
 def test_the_next_test_sees_none_of_it(chat: Harness) -> None:
     assert all(chat.snapshot()[name] == [] for name in TABLES)
     assert chat.modules["authorizer"].tickets is not _left_behind.get("tickets")
+    assert sys.modules["chat.handlers.authorizer"] is chat.modules["authorizer"]
     assert chat.modules["authorizer"].tickets.clock() > 1e9  # time.time again
     assert os.environ["JWT_ISSUER"] == ENV["JWT_ISSUER"]
     assert chat.modules["rest"].settings.jwt_issuer == ENV["JWT_ISSUER"]
