@@ -31,8 +31,9 @@ TEST_WORKERS ?= auto
 test: $(STAMP) setup-e2e setup-infra
 	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile tests
 
+# Two workers beat one process when the cores are free (38 s against 58 s, README "Tests").
 test-unit: $(STAMP)
-	$(PYTEST) tests/unit
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile tests/unit
 
 test-property: $(STAMP)
 	$(PYTEST) tests/property

@@ -208,7 +208,7 @@ class LocalCloud:
         self.websocket = WebSocketGateway(self)
         app = web.Application(client_max_size=11 * 1024 * 1024)
         app.router.add_route("*", "/api", self.rest.handle)
-        app.router.add_route("*", "/api/{tail:.*}", self.rest.handle)
+        app.router.add_route("*", r"/api/{tail:[\s\S]*}", self.rest.handle)
         app.router.add_get("/ws", self.websocket.handle)
         app.router.add_route("*", "/@connections/{connection_id}", self.websocket.management)
         app.router.add_route(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from localcloud.testing import RunningLocalCloud, running_local_cloud
 from tests.integration.chat_client import Api, Socket, unique
@@ -101,6 +102,22 @@ def test_the_csp_names_the_host_the_browser_used_and_refuses_a_hostile_one(
     )
     status, _ = run(headers_of(f"{cloud.base_url}/", host="evil.example; script-src *"))
     assert status == 400
+
+
+def test_every_api_path_reaches_the_rest_function_even_with_a_newline_in_it(
+    cloud: RunningLocalCloud,
+) -> None:
+    """API Gateway's {proxy+} takes any path; a route pattern stopping at a newline answered
+    the gateway's own text/plain 404 (found by the REST fuzz)."""
+    url = URL(f"{cloud.rest_url}/rooms/%0A%3C/uploads/x", encoded=True)
+
+    async def call() -> tuple[int, str, str]:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status, response.headers["Content-Type"], await response.text()
+
+    status, content_type, body = run(call())
+    assert status == 401 and content_type.startswith("application/json"), (status, body)
+    assert '"unauthorized"' in body
 
 
 def test_the_root_serves_a_page_even_before_the_frontend_exists(cloud: RunningLocalCloud) -> None:

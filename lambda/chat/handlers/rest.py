@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from chat import protocol, validation
@@ -65,10 +65,13 @@ class Document:
 
 
 # The OpenAPI description of the routes below (lambda/chat/openapi.json, in the function's
-# package), read once per container and served compact at GET /openapi.json.
-OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
+# package), read once per container and served compact at GET /openapi.json. Read as a package
+# resource, so the package works unpacked (Lambda) and straight from its zip (the infra test).
 OPENAPI = Document(
-    json.dumps(json.loads(OPENAPI_PATH.read_text("utf-8")), separators=(",", ":")),
+    json.dumps(
+        json.loads(resources.files("chat").joinpath("openapi.json").read_text("utf-8")),
+        separators=(",", ":"),
+    ),
     "public, max-age=300",
 )
 
