@@ -24,6 +24,7 @@ and the home of the fake account, region and `free_port` everything local shares
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -33,10 +34,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ACCOUNT_ID = "123456789012"  # moto's default account, and the local cloud's ARNs
 REGION = "us-east-1"
@@ -125,6 +126,27 @@ def prune_iterators(first_seen: dict[str, float], now: float) -> int:
     return len(expired)
 
 
+def serialize_dynamodb_writes() -> None:
+    """DynamoDB applies each write atomically. moto's server threads can interleave two
+    UpdateItems of one item (each reads the item, changes it in place and records its stream
+    image), losing a change or showing it in neither image: a concurrent edit and reaction lost
+    the reaction. One lock over moto's write paths makes each write whole, as on AWS."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def locked(write: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(write)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return write(*args, **kwargs)
+
+        return run
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -138,6 +160,8 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from moto.server import ThreadedMotoServer
+
+    serialize_dynamodb_writes()
 
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()

@@ -76,12 +76,17 @@ def identity_cloud(request: pytest.FixtureRequest) -> RunningLocalCloud:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
+SHORT_TICKET_TTL_SECONDS = 5
+
+
 @pytest.fixture(scope="session")
 def short_cloud() -> Iterator[RunningLocalCloud]:
     with running_local_cloud(
         terraform_dir=TERRAFORM_DIR,
         variables=NO_LIMITS,
-        lambda_env={"TICKET_TTL_SECONDS": "1"},
+        # Short enough for the expiry test to wait out, long enough that a loaded machine's
+        # ticket-to-handshake time (over 1 s under CI load) does not expire the others' tickets.
+        lambda_env={"TICKET_TTL_SECONDS": str(SHORT_TICKET_TTL_SECONDS)},
         extra_args=["--idle-timeout", "1.5", "--max-connection-duration", "4"],
     ) as running:
         yield running

@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Key
 from chat import keys
 from localcloud.testing import RunningLocalCloud
 from tests.integration.chat_client import PASSWORD, Api, Socket, handshake_status, unique
-from tests.integration.conftest import run
+from tests.integration.conftest import SHORT_TICKET_TTL_SECONDS, run
 
 pytestmark = pytest.mark.integration
 
@@ -98,8 +98,8 @@ def test_an_expired_ticket_is_rejected(short_cloud: RunningLocalCloud) -> None:
         async with aiohttp.ClientSession() as session:
             api = Api(session, short_cloud.rest_url)
             name, token = await api.account()
-            ticket = await api.ticket(token)  # TICKET_TTL_SECONDS=1 in this cloud
-            await asyncio.sleep(2.2)
+            ticket = await api.ticket(token)
+            await asyncio.sleep(SHORT_TICKET_TTL_SECONDS + 1.2)
             assert await handshake_status(short_cloud.ws_url, f"?ticket={ticket}") == 403
             assert user_connections(short_cloud, name) == []
 
