@@ -54,7 +54,7 @@ def fill(messages_table: Any, room: str, count: int, needles: set[int]) -> int:
     return total // count
 
 
-def measure(size: int) -> dict[str, Any]:
+def measure(size: int, whole: bool = False) -> dict[str, Any]:
     import os
 
     import boto3
@@ -90,6 +90,9 @@ def measure(size: int) -> dict[str, Any]:
                 found += len(results)
                 pages = scanned[before:]
                 per_call_rru.append(sum(math.ceil(n * item_bytes / 4096) * 0.5 for n in pages))
+                if calls % 10 == 0:
+                    elapsed = time.perf_counter() - started
+                    print(f"    {size}: {calls} calls in {elapsed:.0f} s", flush=True)
                 if cursor is None or (max_calls is not None and calls >= max_calls):
                     break
             complete = cursor is None
@@ -103,15 +106,15 @@ def measure(size: int) -> dict[str, Any]:
                 "ms": (time.perf_counter() - started) * 1000,
             }
 
-        rare = search_all(NEEDLE.upper(), None if size <= 10_000 else 3)
+        rare = search_all(NEEDLE.upper(), None if whole or size <= 10_000 else 3)
         common = search_all("word7", 1)  # the first call answers it; the rest is not read
         return {"size": size, "item_bytes": item_bytes, "rare": rare, "common_first": common}
 
 
-def run(sizes: list[int]) -> str:
+def run(sizes: list[int], whole: bool = False) -> str:
     rows = []
     for size in sizes:
-        m = measure(size)
+        m = measure(size, whole)
         rare, common = m["rare"], m["common_first"]
         print(f"  {size} messages: {rare}", flush=True)
         dollars = rare["rru_total"] * PRICES["dynamodb_rru"] * 1000
@@ -147,9 +150,14 @@ def run(sizes: list[int]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="1k and 10k only")
+    parser.add_argument("--sizes", type=int, nargs="+", help="room sizes instead of the three")
+    parser.add_argument(
+        "--whole", action="store_true", help="search every room whole, 100k included (slow)"
+    )
     args = parser.parse_args()
-    print(run([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]))
+    sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    print(run(sizes, args.whole))
 
 
 if __name__ == "__main__":

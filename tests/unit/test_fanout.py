@@ -217,7 +217,8 @@ class ScriptedManagementApi(ThreadingHTTPServer):
                 pass
 
         super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop's next poll: 0.5 s by default, every test.
+        threading.Thread(target=self.serve_forever, args=(0.01,), daemon=True).start()
 
     @property
     def url(self) -> str:
