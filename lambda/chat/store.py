@@ -1157,23 +1157,32 @@ class MessagesStore:
 
 class LimitsStore:
     """limits table: RATE#<what>#<who> items holding a GCRA theoretical arrival time (`tat`,
-    epoch milliseconds). One conditional UpdateItem per limited action when the key is idle;
-    a second only inside a burst (the first's failure returns the old item, so no read)."""
+    epoch milliseconds). One conditional UpdateItem per limited action when the container's
+    last sight of the key predicts its state (idle, or inside a burst); a second only when it
+    does not (another container wrote the key, or the container is new): the first's failure
+    returns the old item, so the second needs no read."""
+
+    # Keys whose last tat this container saw; bounded so a container serving many users keeps
+    # its memory flat (a forgotten key costs at most one extra write, never a wrong answer).
+    SEEN_KEYS = 10_000
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._seen: dict[str, int] = {}
 
     def _update(
         self, key: dict[str, str], condition: str, tat: str, values: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """None when the update was made; the old item when the condition failed."""
+    ) -> tuple[bool, dict[str, Any]]:
+        """(True, the new attributes) when the update was made; (False, the old item) when the
+        condition failed."""
         try:
-            self.table.update_item(
+            response = self.table.update_item(
                 Key=key,
                 UpdateExpression=f"SET tat = {tat}, #ttl = :ttl",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as e:
@@ -1181,8 +1190,17 @@ class LimitsStore:
                 raise
             # The error carries the old item in the low-level (typed) form.
             raw = e.response.get("Item") or {}
-            return {k: _deserializer.deserialize(v) for k, v in raw.items()}
-        return None
+            return False, {k: _deserializer.deserialize(v) for k, v in raw.items()}
+        return True, response.get("Attributes") or {}
+
+    def _remember(self, key: dict[str, str], tat: Any) -> None:
+        if tat is None:
+            return
+        pk = key["pk"]
+        self._seen.pop(pk, None)
+        if len(self._seen) >= self.SEEN_KEYS:
+            del self._seen[next(iter(self._seen))]  # the least recently used
+        self._seen[pk] = int(tat)
 
     def take(self, key: dict[str, str], now_ms: int, bucket: Bucket) -> int:
         """GCRA (chat.gcra.admit, in the bucket's ticks): take one unit; 0 when admitted, else
@@ -1190,30 +1208,37 @@ class LimitsStore:
 
         Admitted iff tat <= now + tolerance; then tat = max(tat, now) + interval. The max is two
         condition branches: idle (no item, or tat < now) sets now + interval; inside a burst
-        (now <= tat <= now + tolerance) adds interval to tat. A refused take writes nothing."""
+        (now <= tat <= now + tolerance) adds interval to tat. The branch tried first is the one
+        the container's last sight of the key predicts. A refused take writes nothing."""
         now, interval, tolerance = bucket.ticks(now_ms), bucket.interval, bucket.tolerance
         # Past the latest tat an admitted take can leave, the item is idle: TTL may remove it.
         ttl = -(-bucket.ms(now + tolerance + interval) // 1000) + 60
-        old = self._update(
-            key,
+        idle = (
             "attribute_not_exists(tat) OR tat < :now",
             ":next",
             {":now": now, ":next": now + interval, ":ttl": ttl},
         )
-        if old is None:
+        burst = (
+            "tat BETWEEN :now AND :limit",
+            "tat + :interval",
+            {":now": now, ":limit": now + tolerance, ":interval": interval, ":ttl": ttl},
+        )
+        seen = self._seen.get(key["pk"])
+        predicted = burst if seen is not None and seen >= now else idle
+        made, item = self._update(key, *predicted)
+        if made:
+            self._remember(key, item.get("tat"))
             return 0
-        tat = int(old.get("tat", now))
+        tat = int(item["tat"]) if "tat" in item else None
         if gcra.admit(bucket, tat, now) is not None:
-            again = self._update(
-                key,
-                "tat BETWEEN :now AND :limit",
-                "tat + :interval",
-                {":now": now, ":limit": now + tolerance, ":interval": interval, ":ttl": ttl},
-            )
-            if again is None:
+            other = idle if tat is None or tat < now else burst
+            made, item = self._update(key, *other)
+            if made:
+                self._remember(key, item.get("tat"))
                 return 0
             # Another container took the last unit meanwhile.
-            tat = int(again.get("tat", now))
+            tat = int(item["tat"]) if "tat" in item else None
+        self._remember(key, tat)
         return max(1, bucket.ms(gcra.wait(bucket, tat, now)))
 
     def wait_ms(self, key: dict[str, str], now_ms: int, bucket: Bucket) -> int:

@@ -50,6 +50,49 @@ def test_bucket_refills_at_the_sustained_rate(store: LimitsStore) -> None:
     assert int(item["ttl"]) > (NOW_MS // 1000)
 
 
+def test_a_take_is_one_conditional_write_when_the_container_saw_the_key_last(
+    store: LimitsStore,
+) -> None:
+    """The issue's budget: at most one extra conditional write per limited action. Idle or in a
+    burst, a container that made the key's last write predicts the branch; another container
+    (a second store on the same table) pays one mispredicted write, then predicts too."""
+    writes: list[str] = []
+    client = store.table.meta.client
+    handler = client.meta.events.register(
+        "before-parameter-build.dynamodb.UpdateItem",
+        lambda params, **_: writes.append(params["ConditionExpression"]),
+    )
+    try:
+        bucket = Bucket(5, 1, 20)
+        key = keys.rate("msg", "dora")
+        for second in range(3):  # idle: each take finds tat in the past
+            assert store.take(key, NOW_MS + second * 1000, bucket) == 0
+        assert len(writes) == 3
+        burst_at = NOW_MS + 10_000
+        assert [store.take(key, burst_at, bucket) for _ in range(20)] == [0] * 20
+        assert len(writes) == 3 + 20
+        assert store.take(key, burst_at, bucket) == 200  # refused: one failed write, no second
+        assert len(writes) == 3 + 21
+        other = LimitsStore(store.table)  # another container, which has never seen the key
+        assert other.take(key, burst_at + 200, bucket) == 0
+        assert len(writes) == 3 + 21 + 2
+        assert other.take(key, burst_at + 400, bucket) == 0
+        assert len(writes) == 3 + 21 + 3
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", handler)
+
+
+def test_the_container_remembers_a_bounded_number_of_keys(store: LimitsStore) -> None:
+    store.SEEN_KEYS = 3
+    bucket = Bucket(5, 1, 20)
+    for who in ["a", "b", "c", "d"]:
+        assert store.take(keys.rate("msg", who), NOW_MS, bucket) == 0
+    assert list(store._seen) == [keys.rate("msg", w)["pk"] for w in ["b", "c", "d"]]
+    # A forgotten key costs a write at most, never a wrong answer.
+    assert [store.take(keys.rate("msg", "a"), NOW_MS, bucket) for _ in range(19)] == [0] * 19
+    assert store.take(keys.rate("msg", "a"), NOW_MS, bucket) == 200
+
+
 def test_buckets_are_per_key(store: LimitsStore) -> None:
     bucket = Bucket(1, 60, 1)
     assert store.take(keys.rate("msg", "a"), NOW_MS, bucket) == 0
