@@ -165,9 +165,10 @@ locals {
     # delete is purged too (longer than send_message's timeout).
     ROOM_PURGE_GRACE_SECONDS = "60"
     # terraform/media.tf: the bucket and the upload limits (docs/protocol.md, "Media")
-    MEDIA_BUCKET        = aws_s3_bucket.media.bucket
-    MEDIA_MAX_BYTES     = tostring(var.media_max_bytes)
-    MEDIA_CONTENT_TYPES = join(",", var.media_content_types)
+    MEDIA_BUCKET             = aws_s3_bucket.media.bucket
+    MEDIA_MAX_BYTES          = tostring(var.media_max_bytes)
+    MEDIA_CONTENT_TYPES      = join(",", var.media_content_types)
+    MEDIA_UPLOAD_TTL_SECONDS = tostring(var.media_upload_ttl_seconds)
 
     # Abuse limits (terraform/variables.tf, rate_limit*): the limits table and each limit.
     LIMITS_TABLE                         = aws_dynamodb_table.limits.name

@@ -279,6 +279,17 @@ variable "media_content_types" {
   }
 }
 
+variable "media_upload_ttl_seconds" {
+  description = "How long a presigned upload form (POST) stays valid, in seconds; S3 refuses it (403) afterwards."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.media_upload_ttl_seconds >= 1 && var.media_upload_ttl_seconds <= 3600 && floor(var.media_upload_ttl_seconds) == var.media_upload_ttl_seconds
+    error_message = "media_upload_ttl_seconds must be a whole number of seconds, 1 to 3600: a form is for one upload, started at once."
+  }
+}
+
 variable "media_cors_origin" {
   description = "The one origin the media bucket's CORS rule allows; empty for the site's CloudFront domain."
   type        = string

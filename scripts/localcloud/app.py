@@ -316,22 +316,26 @@ class LocalCloud:
     def _add_s3_routes(self, app: web.Application) -> None:
         if self.s3 is not None:
             app.router.add_post("/s3/{bucket}", self.s3.post)
-            app.router.add_route("OPTIONS", "/s3/{bucket}", self.s3.forward)
-            for method in ("GET", "HEAD", "OPTIONS"):
+            app.router.add_route("OPTIONS", "/s3/{bucket}", self.s3.preflight)
+            app.router.add_route("OPTIONS", "/s3/{bucket}/{key:.+}", self.s3.preflight)
+            for method in ("GET", "HEAD"):
                 app.router.add_route(method, "/s3/{bucket}/{key:.+}", self.s3.forward)
 
     def _media_bucket(self) -> dict[str, str]:
         """The media bucket, when the stack has one (terraform/media.tf): made in the emulator,
-        which the browser reaches on loopback, with CORS for this origin; the presigned URLs
-        the handlers make point at it (MEDIA_ENDPOINT_URL)."""
+        which the browser reaches on loopback, with the CORS rules media.tf declares for this
+        origin; the presigned URLs the handlers make point at it (MEDIA_ENDPOINT_URL)."""
         declared = self.topology.environment.keys() | self.topology.unresolved_environment.keys()
         if "MEDIA_BUCKET" not in declared or self.backend is None:
             return {}
-        origins = {f"http://{self.domain_name}"}
-        origins |= {f"http://{h}:{self.port}" for h in ("127.0.0.1", "localhost")}
-        aws.ensure_media_bucket(aws.s3_client(self.backend.endpoint), LOCAL_MEDIA_BUCKET, origins)
-        # The browser's S3 is this origin's /s3: it checks POST policies, which moto does not.
-        self.s3 = S3Gateway(self.backend.endpoint)
+        # The page may be loaded from any of these (config.js follows the Host it was asked on).
+        origins = [f"http://{self.domain_name}"]
+        origins += [f"http://{h}:{self.port}" for h in ("127.0.0.1", "localhost")]
+        cors = self.topology.media_cors_rules(list(dict.fromkeys(origins)))
+        aws.ensure_media_bucket(aws.s3_client(self.backend.endpoint), LOCAL_MEDIA_BUCKET, cors)
+        # The browser's S3 is this origin's /s3: it checks POST policies and answers CORS as S3
+        # does, which moto does not.
+        self.s3 = S3Gateway(self.backend.endpoint, {LOCAL_MEDIA_BUCKET: cors})
         public = f"http://{self.domain_name}/s3"
         log.info(
             "s3: media bucket %s at %s, for browsers %s",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localcloud.motoserver import REGION, MotoServer, MotoServerError
-from localcloud.terraform import Table, UserPool
+from localcloud.terraform import CorsRule, Table, UserPool
 
 log = logging.getLogger("localcloud")
 
@@ -224,9 +224,10 @@ def s3_client(endpoint: str) -> Any:
     return session.client("s3", endpoint_url=endpoint, config=config)
 
 
-def ensure_media_bucket(s3: Any, name: str, origins: Iterable[str]) -> None:
-    """The media bucket (terraform/media.tf) in the emulator, with CORS for the site's origins:
-    the browser POSTs uploads to it and fetches downloads from it on loopback."""
+def ensure_media_bucket(s3: Any, name: str, cors: Sequence[CorsRule]) -> None:
+    """The media bucket (terraform/media.tf) in the emulator, with the CORS rules Terraform
+    declares for it (Topology.media_cors_rules): the browser POSTs uploads to it and fetches
+    downloads from it on loopback. No rules: no CORS configuration, as on S3."""
     try:
         s3.create_bucket(Bucket=name)
     except ClientError as e:
@@ -235,17 +236,9 @@ def ensure_media_bucket(s3: Any, name: str, origins: Iterable[str]) -> None:
             "BucketAlreadyExists",
         ):
             raise
-    s3.put_bucket_cors(
-        Bucket=name,
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedMethods": ["GET", "HEAD", "POST"],
-                    "AllowedOrigins": sorted(set(origins)),
-                    "AllowedHeaders": ["*"],
-                    "ExposeHeaders": ["ETag", "Content-Length", "Content-Type"],
-                    "MaxAgeSeconds": 600,
-                }
-            ]
-        },
-    )
+    if cors:
+        s3.put_bucket_cors(
+            Bucket=name, CORSConfiguration={"CORSRules": [rule.to_s3() for rule in cors]}
+        )
+    else:
+        s3.delete_bucket_cors(Bucket=name)

@@ -9,11 +9,12 @@ and of `aws_dynamodb_table` / `aws_apigatewayv2_authorizer` resources.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,36 @@ class UserPool:
         }
 
 
+@dataclass(frozen=True)
+class CorsRule:
+    """One `cors_rule` block of an aws_s3_bucket_cors_configuration, evaluated."""
+
+    allowed_methods: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+    allowed_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age_seconds: int | None = None
+
+    def to_s3(self) -> dict[str, Any]:
+        """The rule as PutBucketCors takes it (the aws provider's request)."""
+        rule: dict[str, Any] = {
+            "AllowedMethods": list(self.allowed_methods),
+            "AllowedOrigins": list(self.allowed_origins),
+        }
+        if self.allowed_headers:
+            rule["AllowedHeaders"] = list(self.allowed_headers)
+        if self.expose_headers:
+            rule["ExposeHeaders"] = list(self.expose_headers)
+        if self.max_age_seconds is not None:
+            rule["MaxAgeSeconds"] = self.max_age_seconds
+        return rule
+
+
+# The variable a deployment sets when its site is not CloudFront's own domain: the local cloud
+# sets it to its own origins (unless --var sets it), as terraform/media.tf's CORS takes it.
+MEDIA_CORS_ORIGIN_VARIABLE = "media_cors_origin"
+
+
 @dataclass
 class Topology:
     directory: Path
@@ -241,6 +272,17 @@ class Topology:
     # terraform/frontend.tf), and its Referrer-Policy (local.site_referrer_policy).
     site_csp: dict[str, tuple[str, ...]] = field(default_factory=dict)
     site_referrer_policy: str | None = None
+    # The stack itself, for what depends on the local cloud's own origin (its port).
+    stack: _Stack | None = field(default=None, repr=False, compare=False)
+
+    def media_cors_rules(self, site_origins: list[str]) -> tuple[CorsRule, ...]:
+        """The CORS rules of the bucket that local.lambda_environment.MEDIA_BUCKET names, as
+        Terraform would make them with var.media_cors_origin set to each of the local site's
+        origins (a browser may load the page from any of them), merged rule by rule. An
+        origin --var sets is kept as it is."""
+        if self.stack is None:
+            return ()
+        return _media_cors_rules(self.stack, site_origins)
 
     def content_security_policy(self, connect_origins: list[str]) -> str:
         """The header as terraform/frontend.tf builds it (local.site_content_security_policy):
@@ -322,6 +364,13 @@ class _Stack:
         self._locals: dict[str, Any] = {}
         self._evaluating: set[str] = set()
         self._resource_values: dict[tuple[str, str, str], Any] = {}
+
+    def with_variables(self, overrides: Mapping[str, Any]) -> _Stack:
+        """The same files with these variables changed: nothing is parsed again."""
+        stack = copy.copy(self)
+        stack.variables = {**self.variables, **overrides}
+        stack._locals, stack._evaluating, stack._resource_values = {}, set(), {}
+        return stack
 
     def _variables(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -722,6 +771,56 @@ def _site_csp(stack: _Stack) -> dict[str, tuple[str, ...]]:
     return {unquote_key(str(directive)): tuple(sources) for directive, sources in value.items()}
 
 
+_BUCKET_REFERENCE = re.compile(r"aws_s3_bucket\.([A-Za-z0-9_-]+)\.")
+
+
+def _media_cors_rules(stack: _Stack, site_origins: list[str]) -> tuple[CorsRule, ...]:
+    raw = stack.locals_raw.get("lambda_environment", {})
+    reference = _BUCKET_REFERENCE.search(str(raw.get("MEDIA_BUCKET", "")))
+    if reference is None:
+        return ()
+    bucket = reference.group(1)
+    configurations = [
+        (rname, body)
+        for rname, body in stack.resources.get("aws_s3_bucket_cors_configuration", {}).items()
+        if (match := _BUCKET_REFERENCE.search(str(body.get("bucket", ""))))
+        and match.group(1) == bucket
+    ]
+    if not configurations:
+        return ()  # no CORS configuration: S3 refuses every preflight
+    rname, body = configurations[0]
+    where = stack.resource_where.get(("aws_s3_bucket_cors_configuration", rname), "")
+    if stack.variables.get(MEDIA_CORS_ORIGIN_VARIABLE):
+        stacks = [stack]
+    else:
+        stacks = [stack.with_variables({MEDIA_CORS_ORIGIN_VARIABLE: o}) for o in site_origins]
+    merged: list[CorsRule] = []
+    for each in stacks:
+        for index, block in enumerate(_blocks(body, "cors_rule")):
+            try:
+                rule = CorsRule(
+                    allowed_methods=tuple(each.evaluate(block["allowed_methods"])),
+                    allowed_origins=tuple(each.evaluate(block["allowed_origins"])),
+                    allowed_headers=tuple(each.evaluate(block.get("allowed_headers", []))),
+                    expose_headers=tuple(each.evaluate(block.get("expose_headers", []))),
+                    max_age_seconds=(
+                        int(each.evaluate(block["max_age_seconds"]))
+                        if "max_age_seconds" in block
+                        else None
+                    ),
+                )
+            except (Unresolved, HclSyntaxError, HclEvalError, KeyError) as e:
+                raise TerraformError(
+                    f"{where}: aws_s3_bucket_cors_configuration.{rname} cors_rule {index}: {e}"
+                ) from e
+            if index == len(merged):
+                merged.append(rule)
+            else:
+                origins = dict.fromkeys(merged[index].allowed_origins + rule.allowed_origins)
+                merged[index] = replace(rule, allowed_origins=tuple(origins))
+    return tuple(merged)
+
+
 def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topology:
     started = time.perf_counter()
     directory = directory.resolve()
@@ -754,6 +853,7 @@ def load(directory: Path, variables: Mapping[str, Any] | None = None) -> Topolog
         user_pool=_user_pool(stack),
         site_csp=_site_csp(stack),
         site_referrer_policy=_local(stack, "site_referrer_policy"),
+        stack=stack,
         parse_seconds=time.perf_counter() - started,
     )
 

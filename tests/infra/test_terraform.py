@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from localcloud.hcl import unquote_key
-from localcloud.terraform import load
+from localcloud.hcl import evaluate, unquote_key
+from localcloud.terraform import _Stack, load
 from tests.infra.conftest import CHECKOV, REPO, TERRAFORM_DIR, plugin_dir, run, terraform_env
 
 pytestmark = pytest.mark.infra
@@ -159,6 +161,81 @@ def test_every_tf_file_parses_for_the_local_cloud() -> None:
     assert topology.queues["fanout"].url_variables == ("FANOUT_QUEUE_URL",)
     assert topology.queues["fanout"].fifo and not topology.queues["room_purge"].fifo
     assert topology.environment["FANOUT_CHUNK_THRESHOLD"] == "2000"
+
+
+def _symbolic(stack: _Stack) -> Callable[[list[str]], Any]:
+    """The stack's resolver, except that a resource's or data source's attribute (known only
+    after apply) stands for itself, `<aws_s3_bucket.media.arn>`: a plan without the provider."""
+
+    def resolve(path: list[str]) -> Any:
+        if path[0] == "data" or path[0] in stack.resources:
+            return "<" + ".".join(path) + ">"
+        return stack.resolve(path)
+
+    return resolve
+
+
+def test_the_media_bucket_denies_every_request_without_tls_by_default() -> None:
+    stack = _Stack(TERRAFORM_DIR.resolve(), {})
+    resolve = _symbolic(stack)
+    policy = stack.resources["aws_s3_bucket_policy"]["media"]
+    assert evaluate(policy["count"], resolve) == 1  # every variable at its default
+    assert evaluate(policy["bucket"], resolve) == "<aws_s3_bucket.media.id>"
+    assert evaluate(policy["policy"], resolve) == "<data.aws_iam_policy_document.media.json>"
+    documents = [
+        named
+        for block in _load(TERRAFORM_DIR / "media.tf").get("data", [])
+        for kind, named in block.items()
+        if unquote_key(kind) == "aws_iam_policy_document"
+    ]
+    [document] = [d[k] for d in documents for k in d if unquote_key(k) == "media"]
+    statements = {
+        evaluate(s["sid"], resolve): {k: evaluate(v, resolve) for k, v in s.items()}
+        for s in document["statement"]
+    }
+    deny = statements["DenyInsecureTransport"]
+    assert deny["effect"] == "Deny"
+    assert deny["actions"] == ["s3:*"]
+    assert deny["resources"] == ["<aws_s3_bucket.media.arn>", "<aws_s3_bucket.media.arn>/*"]
+    assert deny["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    assert deny["condition"] == [
+        {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}
+    ]
+
+
+def test_a_custom_site_domain_gets_its_certificate_with_sni_and_tls_1_2_at_least() -> None:
+    certificate = (
+        "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    )
+    custom = {"site_domain_name": "chat.example.com", "site_certificate_arn": certificate}
+    for variables, expected in (
+        (
+            custom,
+            {
+                "cloudfront_default_certificate": None,
+                "acm_certificate_arn": certificate,
+                "ssl_support_method": "sni-only",
+                "minimum_protocol_version": "TLSv1.2_2021",
+            },
+        ),
+        # CloudFront's own certificate: its TLSv1 policy, whatever is asked (docs/deploy.md).
+        (
+            {},
+            {
+                "cloudfront_default_certificate": True,
+                "acm_certificate_arn": None,
+                "ssl_support_method": None,
+                "minimum_protocol_version": "TLSv1",
+            },
+        ),
+    ):
+        stack = _Stack(TERRAFORM_DIR.resolve(), variables)
+        distribution = stack.resources["aws_cloudfront_distribution"]["site"]
+        [certificate_block] = distribution["viewer_certificate"]
+        evaluated = {k: stack.evaluate(v) for k, v in certificate_block.items()}
+        assert evaluated == expected, variables
+        aliases = stack.evaluate(distribution["aliases"])
+        assert aliases == ([custom["site_domain_name"]] if variables else [])
 
 
 def test_environment_files_exist_and_set_their_name() -> None:

@@ -205,3 +205,46 @@ def test_a_site_csp_that_is_not_lists_of_sources_is_refused(tmp_path: Path) -> N
     )
     with pytest.raises(TerraformError, match="site_csp must map each directive to a list"):
         load(directory)
+
+
+LOCAL_SITE = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+
+def test_the_media_buckets_cors_rules_are_media_tfs_with_the_local_sites_origins() -> None:
+    """The site's origin is given to Terraform as var.media_cors_origin, once per origin the
+    local cloud serves its page from; an origin set with --var stays as it is."""
+    rules = [r.to_s3() for r in load(TERRAFORM_DIR).media_cors_rules(LOCAL_SITE)]
+    assert rules == [
+        {
+            "AllowedMethods": ["POST"],
+            "AllowedOrigins": LOCAL_SITE,
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 600,
+        },
+        {
+            "AllowedMethods": ["GET", "HEAD"],
+            "AllowedOrigins": ["*"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["Content-Length", "Content-Type", "Content-Disposition"],
+            "MaxAgeSeconds": 600,
+        },
+    ]
+    chosen = load(TERRAFORM_DIR, {"media_cors_origin": "https://chat.example.com"})
+    [upload, _] = chosen.media_cors_rules(LOCAL_SITE)
+    assert upload.allowed_origins == ("https://chat.example.com",)
+
+
+def test_a_changed_cors_rule_in_media_tf_is_what_the_local_cloud_applies(tmp_path: Path) -> None:
+    directory = copy_of_terraform(tmp_path)
+    media = directory / "media.tf"
+    text = media.read_text()
+    old = 'allowed_methods = ["GET", "HEAD"]\n    allowed_origins = ["*"]'
+    assert old in text
+    media.write_text(
+        text.replace(
+            old, 'allowed_methods = ["GET"]\n    allowed_origins = [local.media_cors_origin]'
+        )
+    )
+    [_, download] = load(directory).media_cors_rules(LOCAL_SITE)
+    assert (download.allowed_methods, download.allowed_origins) == (("GET",), tuple(LOCAL_SITE))
