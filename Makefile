@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST ?= $(BIN)/python -m pytest
+# Python may cache bytecode for every target, whatever the shell says: with PYTHONDONTWRITEBYTECODE
+# set (as on our CI machines) each pytest process compiled our modules and re-ran its assertion
+# rewriting of every test module and of Hypothesis (about 280 modules, 1.6 s of CPU a process).
+unexport PYTHONDONTWRITEBYTECODE
 # make dev IDENTITY=cognito: accounts in (moto's) Cognito instead of the users table.
 IDENTITY ?= builtin
 

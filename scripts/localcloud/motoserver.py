@@ -147,6 +147,46 @@ def serialize_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 
+def memoize_moto_attribute_aliases(size: int = 8192) -> None:
+    """moto serialises each response by walking the botocore output shape and, for every
+    attribute of every returned item, asking six alias providers which names the value may
+    have on the Python object (`XFormedAttributePicker.get_possible_keys`): 12% of the moto
+    process's samples in a 50-client run (docs/benchmarks.md, section 3). The answer depends
+    only on the object's type, the key, the shape and the shape's parent (the providers read
+    nothing else), and botocore keeps shapes for the life of a service model, so the names are
+    worked out once per such combination. Bounded, so shapes made per request cannot grow it."""
+    from moto.core.serialize import XFormedAttributePicker
+
+    original = XFormedAttributePicker.get_possible_keys
+    if getattr(original, "memoized", False):
+        return
+    known: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def get_possible_keys(self: Any, context: Any) -> Any:
+        shape = context.shape
+        at = (
+            tuple(self.alias_providers),
+            type(context.obj),
+            context.key,
+            shape,
+            getattr(shape, "parent", None),
+        )
+        try:
+            return known[at]
+        except KeyError:
+            pass
+        except TypeError:  # something unhashable: as moto does it
+            return original(self, context)
+        if len(known) >= size:
+            known.clear()
+        names = known[at] = tuple(original(self, context))
+        return names
+
+    get_possible_keys.memoized = True  # type: ignore[attr-defined]
+    get_possible_keys.original = original  # type: ignore[attr-defined]
+    XFormedAttributePicker.get_possible_keys = get_possible_keys  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -162,6 +202,7 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     serialize_dynamodb_writes()
+    memoize_moto_attribute_aliases()
 
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
