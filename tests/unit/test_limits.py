@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from chat import keys
+from chat.config import ConfigurationError, Settings
 from chat.gcra import Bucket
 from chat.store import LimitsStore
 from tests.events import load_event
@@ -185,6 +186,72 @@ def test_switch_off_removes_the_message_limit(
     assert _stored(chat, room["id"]) == 30
     items = chat.dynamodb.Table("test-limits").scan()["Items"]
     assert [i["pk"] for i in items if i["pk"].startswith("RATE#msg#")] == []
+
+
+TABLES = {
+    "USERS_TABLE": "u",
+    "ROOMS_TABLE": "r",
+    "CONNECTIONS_TABLE": "c",
+    "MESSAGES_TABLE": "m",
+}
+
+
+def test_the_typing_window_is_a_limit_setting_that_the_switch_turns_off() -> None:
+    assert Settings.from_env(TABLES).limits.typing_window == 2
+    window = {**TABLES, "RATE_LIMIT_TYPING_WINDOW_SECONDS": "5"}
+    assert Settings.from_env(window).limits.typing_window == 5
+    # The contract's one switch turns every limit off, this one included.
+    assert (
+        Settings.from_env({**window, "RATE_LIMITS_ENABLED": "false"}).limits.typing_window is None
+    )
+    for bad in ("0", "-1", "2.5", "soon"):
+        with pytest.raises(ConfigurationError, match="RATE_LIMIT_TYPING_WINDOW_SECONDS"):
+            Settings.from_env({**TABLES, "RATE_LIMIT_TYPING_WINDOW_SECONDS": bad})
+
+
+def _typing(chat: Harness, where: dict[str, Any]) -> None:
+    """bob types in the room (one-way: no reply)."""
+    assert chat.send(where["bob"], "bob", {"action": "typing", "roomId": where["id"]}) is None
+
+
+def _typing_frames(chat: Harness, where: dict[str, Any]) -> int:
+    """The typing events alice received since the last look."""
+    return len([f for f in chat.frames(where["alice"]) if f["type"] == "typing"])
+
+
+def test_typing_is_forwarded_once_per_the_configured_window(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_TYPING_WINDOW_SECONDS", "5")
+    chat.modules = fresh_handlers()
+    clock = [NOW_MS / 1000]
+    chat.modules["send_message"].service.clock = lambda: clock[0]
+    _typing(chat, room)
+    _typing(chat, room)
+    assert _typing_frames(chat, room) == 1
+    clock[0] += 2.5  # past the default window, inside this one
+    _typing(chat, room)
+    assert _typing_frames(chat, room) == 0
+    clock[0] += 2.5
+    _typing(chat, room)
+    assert _typing_frames(chat, room) == 1
+
+
+def test_switch_off_forwards_every_typing_event_and_writes_nothing(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATE_LIMITS_ENABLED", "false")
+    chat.modules = fresh_handlers()
+    chat.modules["send_message"].service.clock = lambda: NOW_MS / 1000
+    for _ in range(3):
+        _typing(chat, room)
+    assert _typing_frames(chat, room) == 3
+    items = chat.dynamodb.Table("test-connections").scan()["Items"]
+    assert [i for i in items if i["pk"].startswith(keys.TYPING_PREFIX)] == []
 
 
 def _rest(
