@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from chat import keys
+from chat.accounts import WRONG_CREDENTIALS
 from chat.config import ConfigurationError, Settings
 from chat.gcra import Bucket
 from chat.store import LimitsStore
@@ -272,6 +273,11 @@ def _login(
 
 
 PASSWORD = "correct horse battery"
+# The answer to a wrong password, for a known username and an unknown one alike.
+WRONG_PASSWORD = json.dumps(
+    {"error": {"code": "invalid_credentials", "message": WRONG_CREDENTIALS}},
+    sort_keys=True,
+)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known user", "unknown user"])
@@ -294,13 +300,23 @@ def test_five_failed_logins_block_the_pair_even_for_the_right_password(
     assert _login(chat, "dave", PASSWORD)[0] == (200 if known else 401)
 
 
-def test_a_hundred_failures_from_any_sources_block_the_username_everywhere(chat: Harness) -> None:
-    assert _rest(chat, "/auth/signup", {"username": "erin", "password": PASSWORD})[0] == 201
+@pytest.mark.parametrize("known", [True, False], ids=["known user", "unknown user"])
+def test_a_hundred_failures_from_any_sources_block_the_username_everywhere(
+    chat: Harness, known: bool
+) -> None:
+    if known:
+        assert _rest(chat, "/auth/signup", {"username": "erin", "password": PASSWORD})[0] == 201
     _freeze(chat, "rest")
-    for i in range(100):
-        assert _login(chat, "erin", "wrong password!", f"198.51.{i // 4}.{i % 4}")[0] == 401
+    answers = [
+        _login(chat, "erin", "wrong password!", f"198.51.{i // 4}.{i % 4}")[:2] for i in range(100)
+    ]
+    # Known or not, the hundred answers are the same, to the byte, and so is the 429.
+    assert {(s, json.dumps(b, sort_keys=True)) for s, b in answers} == {(401, WRONG_PASSWORD)}
     status, body, headers = _login(chat, "erin", PASSWORD, "192.0.2.200")
-    assert status == 429 and headers["Retry-After"] == "900"
+    assert (status, headers["Retry-After"]) == (429, "900")
+    assert body == {
+        "error": {"code": "rate_limited", "message": body["error"]["message"], "retryAfter": 900}
+    }
     # Other usernames are untouched.
     assert _login(chat, "frank", "wrong password!", "192.0.2.200")[0] == 401
 
