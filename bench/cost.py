@@ -68,8 +68,13 @@ class Meter:
             self.wru += 2 * len(request["TransactItems"])
         elif name == "GetItem":
             self.rru += 1.0 if request.get("ConsistentRead") else 0.5
-        elif name == "BatchGetItem":  # each item read apart: 0.5 RRU per item under 4 KB
-            self.rru += 0.5 * sum(len(items) for items in parsed.get("Responses", {}).values())
+        elif name == "BatchGetItem":
+            # Billed as a GetItem per key asked for, found or not: 0.5 RRU per item under 4 KB
+            # (1 when strongly consistent).
+            self.rru += sum(
+                (1.0 if read.get("ConsistentRead") else 0.5) * len(read.get("Keys", []))
+                for read in request["RequestItems"].values()
+            )
         elif name in ("Query", "Scan"):
             read = sum(size(i) for i in parsed.get("Items", []))
             self.rru += max(1, math.ceil(read / 4096)) * 0.5

@@ -20,6 +20,7 @@ from bench import (  # noqa: E402
     fanout_chunks,
     fanout_scale,
     frontend_render,
+    limits_cost,
     local_e2e,
     plots,
     search,
@@ -65,6 +66,7 @@ def main() -> None:
             "8. The floor: a plain websockets broadcast server",
             lambda: broadcast_baseline.run([10] if args.quick else [10, 50, 100], 20.0, 100),
         ),
+        ("9. What each abuse limit costs", limits_cost.run),
     ]
     started = time.monotonic()
     for title, step in steps:

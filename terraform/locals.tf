@@ -180,6 +180,7 @@ locals {
     RATE_LIMIT_LOGIN_WINDOW_SECONDS      = tostring(var.rate_limit_login_window_seconds)
     RATE_LIMIT_SIGNUPS_PER_HOUR          = tostring(var.rate_limit_signups_per_hour)
     RATE_LIMIT_JOIN_COOLDOWN_SECONDS     = tostring(var.rate_limit_join_cooldown_seconds)
+    RATE_LIMIT_TYPING_WINDOW_SECONDS     = tostring(var.rate_limit_typing_window_seconds)
   }
 
   # The SSM SecureString with the JWT signing key (deploy.sh creates it; Terraform only names it).

@@ -385,6 +385,16 @@ variable "rate_limit_join_cooldown_seconds" {
   }
 }
 
+variable "rate_limit_typing_window_seconds" {
+  description = "typing: at most one event per user and room is forwarded in this many seconds; the rest are dropped silently. Each forwarded one costs a conditional PutItem on the connections table."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.rate_limit_typing_window_seconds >= 1 && floor(var.rate_limit_typing_window_seconds) == var.rate_limit_typing_window_seconds
+    error_message = "rate_limit_typing_window_seconds must be a whole number of at least 1."
+  }
+}
+
 # -- the site's edge: TLS, security headers (terraform/frontend.tf) and AWS WAF (terraform/waf.tf)
 
 variable "site_domain_name" {

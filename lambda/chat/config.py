@@ -18,6 +18,13 @@ class LimitSettings:
     login_failures_per_user: int = 100
     login_window_seconds: int = 900
     join_cooldown_seconds: int = 600
+    typing_window_seconds: int = 2
+
+    @property
+    def typing_window(self) -> int | None:
+        """Seconds between the typing events forwarded per user and room; None with the limits
+        off, when every one is forwarded (the contract's one switch turns every limit off)."""
+        return self.typing_window_seconds if self.enabled else None
 
 
 IDENTITY_PROVIDERS = ("builtin", "cognito")
@@ -95,6 +102,7 @@ def _limits(env: Mapping[str, str]) -> LimitSettings:
         login_failures_per_user=_positive(env, "RATE_LIMIT_LOGIN_FAILURES_PER_USER", 100),
         login_window_seconds=_positive(env, "RATE_LIMIT_LOGIN_WINDOW_SECONDS", 900),
         join_cooldown_seconds=_positive(env, "RATE_LIMIT_JOIN_COOLDOWN_SECONDS", 600),
+        typing_window_seconds=_positive(env, "RATE_LIMIT_TYPING_WINDOW_SECONDS", 2),
     )
 
 

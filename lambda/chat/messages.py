@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from chat import protocol
+from chat.config import LimitSettings
 from chat.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from chat.ids import new_message_id
 from chat.media import MediaService
@@ -19,8 +20,6 @@ from chat.store import ConnectionsStore, MessagesStore, RoomsStore
 # in all; past either, a new reaction is `conflict` (removing one always works).
 MAX_DISTINCT_EMOJIS = 20
 MAX_REACTIONS = 200
-# Typing events are forwarded at most once per user and room in this many seconds.
-TYPING_WINDOW_SECONDS = 2.0
 
 
 class MessageService:
@@ -32,13 +31,17 @@ class MessageService:
         connections: ConnectionsStore | None = None,
         notifier: Notifier | None = None,
         media: MediaService | None = None,
+        typing_window: int | None = LimitSettings().typing_window,
     ) -> None:
+        """`typing_window`: typing events are forwarded at most once per user and room in this
+        many seconds (RATE_LIMIT_TYPING_WINDOW_SECONDS); None forwards every one."""
         self.rooms = rooms
         self.messages = messages
         self.clock = clock
         self.connections = connections
         self.notifier = notifier
         self.media = media
+        self.typing_window = typing_window
 
     def send(
         self,
@@ -109,12 +112,13 @@ class MessageService:
         raise ConflictError(f"A message holds at most {MAX_REACTIONS} reactions.")
 
     def typing(self, room_id: str, username: str) -> bool:
-        """Posts `typing` to the room's other members, at most once per window; whether it did."""
+        """Posts `typing` to the room's other members, at most once per window (without one,
+        always, and with no write); whether it did."""
         member = require_member(self.rooms, room_id, username)
         if self.connections is None or self.notifier is None:
             raise RuntimeError("typing needs the connections store and the notifier")
-        if not self.connections.claim_typing(
-            room_id, member.username, self.clock(), TYPING_WINDOW_SECONDS
+        if self.typing_window is not None and not self.connections.claim_typing(
+            room_id, member.username, self.clock(), self.typing_window
         ):
             return False
         self.notifier.to_room(

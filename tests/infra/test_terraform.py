@@ -238,6 +238,25 @@ def test_a_custom_site_domain_gets_its_certificate_with_sni_and_tls_1_2_at_least
         assert aliases == ([custom["site_domain_name"]] if variables else [])
 
 
+def test_every_rate_limit_variable_reaches_the_functions_as_the_local_cloud_reads_them() -> None:
+    """Each rate_limit_* variable is in the functions' environment under its upper-case name,
+    set from the variable: the local cloud applies what Terraform would deploy."""
+    text = (TERRAFORM_DIR / "variables.tf").read_text()
+    names = re.findall(r'^variable "(rate_limits?_[a-z_]+)"', text, re.MULTILINE)
+    assert "rate_limit_typing_window_seconds" in names
+    defaults = load(TERRAFORM_DIR).environment
+    overridden = load(TERRAFORM_DIR, {n: "7" for n in names if n != "rate_limits_enabled"})
+    for name in names:
+        if name == "rate_limits_enabled":
+            assert defaults[name.upper()] == "true"
+            continue
+        assert overridden.environment[name.upper()] == "7", name
+        assert defaults[name.upper()] != "7", name
+    assert defaults["RATE_LIMIT_TYPING_WINDOW_SECONDS"] == "2"
+    off = load(TERRAFORM_DIR, {"rate_limits_enabled": "false"}).environment
+    assert off["RATE_LIMITS_ENABLED"] == "false"
+
+
 def test_environment_files_exist_and_set_their_name() -> None:
     for name in ("dev", "staging", "prod"):
         path = TERRAFORM_DIR / "env" / f"{name}.tfvars"

@@ -5,7 +5,9 @@ cursor, order by id), the stored history to compare with, and the fault injectio
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -14,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from localcloud.testing import RunningLocalCloud, running_local_cloud
-from tests.integration.chat_client import Api, Frame, Socket, unique
+from tests.integration.chat_client import Api, Frame, Socket, unbatched, unique
 from tests.integration.conftest import NO_LIMITS, TERRAFORM_DIR
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -75,12 +77,21 @@ class Member:
     """One user as a protocol-following client sees them: the messages it holds per room,
     merged from live `message` frames and catch-up pages, de-duplicated by messageId."""
 
-    def __init__(self, api: Api, ws_url: str, username: str, token: str, socket: Socket) -> None:
+    def __init__(
+        self,
+        api: Api,
+        ws_url: str,
+        username: str,
+        token: str,
+        socket: Socket,
+        batch: bool = False,
+    ) -> None:
         self.api = api
         self.ws_url = ws_url
         self.username = username
         self.token = token
         self.socket = socket
+        self.batch = batch  # its connections ask for messageBatch frames (`?batch=1`)
         self.rooms: set[str] = set()
         self.held: dict[str, dict[str, Frame]] = {}
         self.live_frames = 0  # `message` frames received, duplicates included
@@ -91,9 +102,10 @@ class Member:
     def absorb(self) -> None:
         frames = self.socket.frames
         for frame in frames[self._seen :]:
-            if frame.get("type") == "message":
-                self.live_frames += 1
-                self._hold(frame["message"])
+            for single in unbatched(frame):
+                if single.get("type") == "message":
+                    self.live_frames += 1
+                    self._hold(single["message"])
         self._seen = len(frames)
 
     def _hold(self, message: Frame) -> None:
@@ -119,7 +131,9 @@ class Member:
         """A new ticket and connection, then catch-up of every room by the protocol's rule:
         history after (newest createdAt held - 60 s), merged by messageId."""
         self.absorb()
-        self.socket = await Socket.open(self.api, self.token, self.username, self.ws_url)
+        self.socket = await Socket.open(
+            self.api, self.token, self.username, self.ws_url, batch=self.batch
+        )
         self._seen = 0
         self.reconnects += 1
         for room_id in sorted(self.rooms):
@@ -135,10 +149,46 @@ class Member:
             await asyncio.sleep(0.05)
 
 
-async def new_member(api: Api, cloud: RunningLocalCloud, prefix: str) -> Member:
+async def new_member(
+    api: Api, cloud: RunningLocalCloud, prefix: str, batch: bool = False
+) -> Member:
     username, token = await api.account(unique(prefix))
-    socket = await Socket.open(api, token, username, cloud.ws_url)
-    return Member(api, cloud.ws_url, username, token, socket)
+    socket = await Socket.open(api, token, username, cloud.ws_url, batch=batch)
+    return Member(api, cloud.ws_url, username, token, socket, batch=batch)
+
+
+def live_message_ids(socket: Socket, room_id: str) -> list[str]:
+    """The id of every `message` the connection received for the room, in arrival order,
+    duplicates included: single frames and the items of `messageBatch` frames, read from the
+    raw frames (which no wait consumes), not from what a deduping client holds."""
+    ids = []
+    for data in socket.raw:
+        try:
+            frame = json.loads(data)
+        except ValueError:
+            continue
+        for single in unbatched(frame):
+            message = single.get("message") if single.get("type") == "message" else None
+            if isinstance(message, dict) and message.get("roomId") == room_id:
+                ids.append(str(message["messageId"]))
+    return ids
+
+
+def assert_delivered_once_in_order(
+    member: Member, room_id: str, stored: list[str], in_turn: list[list[str]]
+) -> None:
+    """What docs/protocol.md ("Order and delivery") promises one connection in one container
+    (the local cloud runs each function in one): each stored message arrives live exactly once,
+    and each sender's messages sent in turn (`in_turn`, each list in the order sent) arrive
+    in that order, which is their stored (id) order."""
+    live = live_message_ids(member.socket, room_id)
+    repeated = sorted(i for i, n in Counter(live).items() if n > 1)
+    assert not repeated, f"{member.username} received {repeated} more than once: {live}"
+    assert sorted(live) == stored, (member.username, live, stored)
+    for sent in in_turn:
+        assert sent == sorted(sent), f"sent in turn, yet stored out of order: {sent}"
+        wanted = set(sent)
+        assert [i for i in live if i in wanted] == sent, (member.username, live, sent)
 
 
 async def room_of(admin: Member, members: list[Member], name: str) -> str:

@@ -1,8 +1,10 @@
 """Fault injection (issue 16): the local cloud started with --faults makes the Management API
 answer 410, 429 and 500, DynamoDB throttle, the stream processor crash mid-batch and a stream
 batch arrive twice. For each, real WebSocket clients that follow docs/protocol.md (dedupe by
-messageId, catch up after a reconnect) end with exactly the stored history, in order; retries
-are bounded (counted posts); what can never be delivered is described in the stream DLQ."""
+messageId, catch up after a reconnect) end with exactly the stored history, in order; where a
+batch is retried or doubled, each connection's raw frames hold each message exactly once (the
+local cloud is one container: docs/protocol.md, "Order and delivery"); retries are bounded
+(counted posts); what can never be delivered is described in the stream DLQ."""
 
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ import pytest
 
 from chat.notifier import POST_ATTEMPTS
 from localcloud.testing import RunningLocalCloud
-from tests.integration.chat_client import Api
+from tests.integration.chat_client import Api, Frame, unbatched
 from tests.integration.conftest import run
 from tests.integration.reliability import (
     STREAM_DLQ,
     Member,
     arm,
+    assert_delivered_once_in_order,
     clear_faults,
     fault_report,
     new_member,
@@ -39,11 +42,24 @@ def faulty() -> Iterator[RunningLocalCloud]:
         yield running
 
 
-async def trio(api: Api, cloud: RunningLocalCloud, name: str) -> tuple[list[Member], str]:
-    """alice (admin), bob and carol in one new room."""
-    members = [await new_member(api, cloud, p) for p in ("alice", "bob", "carol")]
+async def trio(
+    api: Api, cloud: RunningLocalCloud, name: str, batch: bool = False
+) -> tuple[list[Member], str]:
+    """alice (admin), bob and carol in one new room; `batch`: carol's connection asks for
+    messageBatch frames (`?batch=1`, as the browser client does)."""
+    members = [await new_member(api, cloud, p) for p in ("alice", "bob")]
+    members.append(await new_member(api, cloud, "carol", batch=batch))
     room_id = await room_of(members[0], members[1:], name)
     return members, room_id
+
+
+def _own_message(frame: Frame, client_id: str) -> Frame | None:
+    """The message of that clientMessageId in a `message` frame or a `messageBatch`'s items."""
+    for single in unbatched(frame):
+        message = single.get("message") if single.get("type") == "message" else None
+        if isinstance(message, dict) and message.get("clientMessageId") == client_id:
+            return message
+    return None
 
 
 async def send_in_turn(sender: Member, room_id: str, count: int, tag: str) -> list[str]:
@@ -60,13 +76,11 @@ async def send_in_turn(sender: Member, room_id: str, count: int, tag: str) -> li
             }
         )
         frame = await sender.socket.wait_for(
-            lambda f, c=client_id: (
-                f.get("type") == "message" and f["message"].get("clientMessageId") == c
-            ),
-            timeout=30,
-            consume=False,
+            lambda f, c=client_id: _own_message(f, c) is not None, timeout=30, consume=False
         )
-        ids.append(frame["message"]["messageId"])
+        own = _own_message(frame, client_id)
+        assert own is not None
+        ids.append(own["messageId"])
     return ids
 
 
@@ -280,38 +294,52 @@ def test_a_send_throttled_past_the_sdk_retries_is_rate_limited_and_stores_nothin
 
 
 def test_a_stream_processor_crash_mid_batch_loses_nothing(faulty: RunningLocalCloud) -> None:
+    """Two batches crash after their first record (the function ran on it, then failed), so
+    the mapping retries them (bisected). Every connection receives each message exactly once
+    (the delivery log skips what the crashed invocation posted), and each sender's messages in
+    the order sent. The three send at once, each in turn, so batches hold several records."""
+
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             api = Api(session, faulty.rest_url)
-            members, room_id = await trio(api, faulty, "crash")
+            members, room_id = await trio(api, faulty, "crash", batch=True)
             await clear_faults(session, faulty)
-            await arm(session, faulty, kind="streamCrash", afterRecords=2, count=2)
-            # Sent at once, so batches hold several records.
-            await asyncio.gather(
-                *(
-                    members[n % 3].socket.send(
-                        {"action": "sendMessage", "roomId": room_id, "text": f"c{n}"}
-                    )
-                    for n in range(12)
-                )
+            await arm(session, faulty, kind="streamCrash", afterRecords=1, count=2)
+            in_turn = await asyncio.gather(
+                *(send_in_turn(m, room_id, 4, f"c{n}") for n, m in enumerate(members))
             )
-            stored = await assert_everyone_holds_history(api, members, room_id, expected=12)
-            assert len(stored) == 12
             assert [r["fired"] for r in (await fault_report(session, faulty))["rules"]] == [2]
-            assert "crashed after 2 records (injected)" in faulty.logs()
+            await clear_faults(session, faulty)
+            # Posted after every retry of the batches before it: once everyone has it, every
+            # repeat a retry could have made has arrived.
+            in_turn.append(await send_in_turn(members[0], room_id, 1, "last"))
+            stored = await assert_everyone_holds_history(api, members, room_id, expected=13)
+            assert len(stored) == 13
+            for member in members:
+                assert_delivered_once_in_order(member, room_id, stored, in_turn)
+            assert "crashed after 1 records (injected)" in faulty.logs()
 
     run(scenario())
 
 
 def test_a_stream_batch_delivered_twice_is_shown_once(faulty: RunningLocalCloud) -> None:
+    """Three batches invoke the processor twice: every connection receives each message
+    exactly once, in the order sent (the delivery log skips the second invocation's posts)."""
+
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             api = Api(session, faulty.rest_url)
-            members, room_id = await trio(api, faulty, "twice")
+            members, room_id = await trio(api, faulty, "twice", batch=True)
             await clear_faults(session, faulty)
             await arm(session, faulty, kind="streamDuplicate", count=3)
             sent = await send_in_turn(members[1], room_id, 4, "d")
-            assert await assert_everyone_holds_history(api, members, room_id) == sent
             assert [r["fired"] for r in (await fault_report(session, faulty))["rules"]] == [3]
+            await clear_faults(session, faulty)
+            # After the doubled batches' second invocations: once everyone has it, every
+            # repeat they could have posted has arrived.
+            sent += await send_in_turn(members[1], room_id, 1, "last")
+            assert await assert_everyone_holds_history(api, members, room_id) == sent
+            for member in members:
+                assert_delivered_once_in_order(member, room_id, sent, [sent])
 
     run(scenario())

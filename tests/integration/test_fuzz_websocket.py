@@ -45,6 +45,8 @@ CODES = {
     "conflict",
     "rate_limited",
 }
+# A delivered message's attachment (docs/protocol.md, "Media"): sendMessage takes upload ids.
+ATTACHMENT_FIELDS = ["uploadId", "filename", "contentType", "size"]
 FIELDS = [
     "roomId",
     "text",
@@ -58,6 +60,8 @@ FIELDS = [
     "on",
     "clientMessageId",
     "requestId",
+    "attachments",
+    *ATTACHMENT_FIELDS,
 ]
 
 unicode = st.text(st.characters(codec=None, exclude_categories=()), max_size=80)
@@ -75,6 +79,15 @@ values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(unicode, inner, max_size=4),
     max_leaves=12,
 )
+
+# Upload ids: well-formed (32 lowercase hex digits, none of them stored) and nearly so.
+upload_ids = st.uuids().map(lambda u: u.hex) | st.text("0123456789abcdefABCDEF", max_size=34)
+attachment = (
+    upload_ids
+    | values
+    | st.dictionaries(st.sampled_from(ATTACHMENT_FIELDS) | unicode, upload_ids | values, max_size=4)
+)
+attachment_lists = st.lists(attachment, max_size=6) | st.lists(upload_ids, min_size=1, max_size=6)
 
 
 class Harness:
@@ -116,12 +129,18 @@ def harness() -> Iterator[Harness]:
 
 
 def frames() -> st.SearchStrategy[dict[str, Any]]:
+    """Any action with any fields, a third of them a sendMessage with `attachments` (lists of
+    upload ids, attachment-shaped objects and anything else), most with the real room."""
     action = st.sampled_from(ACTIONS) | values
     body = st.dictionaries(st.sampled_from(FIELDS) | unicode, values, max_size=6)
+    any_action = st.builds(lambda a, b: {**b, "action": a}, action, body)
+    media = st.fixed_dictionaries(
+        {"action": st.just("sendMessage"), "attachments": attachment_lists | values},
+        optional={"text": values, "clientMessageId": values},
+    )
     return st.builds(
-        lambda a, b, real: {**b, "action": a, **({"roomId": real} if real else {})},
-        action,
-        body,
+        lambda b, real: {**b, **({"roomId": real} if real else {})},
+        st.one_of(any_action, any_action, media),
         st.booleans(),
     )
 

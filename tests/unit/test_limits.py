@@ -10,6 +10,8 @@ import boto3
 import pytest
 
 from chat import keys
+from chat.accounts import WRONG_CREDENTIALS
+from chat.config import ConfigurationError, Settings
 from chat.gcra import Bucket
 from chat.store import LimitsStore
 from tests.events import load_event
@@ -230,6 +232,72 @@ def test_switch_off_removes_the_message_limit(
     assert [i["pk"] for i in items if i["pk"].startswith("RATE#msg#")] == []
 
 
+TABLES = {
+    "USERS_TABLE": "u",
+    "ROOMS_TABLE": "r",
+    "CONNECTIONS_TABLE": "c",
+    "MESSAGES_TABLE": "m",
+}
+
+
+def test_the_typing_window_is_a_limit_setting_that_the_switch_turns_off() -> None:
+    assert Settings.from_env(TABLES).limits.typing_window == 2
+    window = {**TABLES, "RATE_LIMIT_TYPING_WINDOW_SECONDS": "5"}
+    assert Settings.from_env(window).limits.typing_window == 5
+    # The contract's one switch turns every limit off, this one included.
+    assert (
+        Settings.from_env({**window, "RATE_LIMITS_ENABLED": "false"}).limits.typing_window is None
+    )
+    for bad in ("0", "-1", "2.5", "soon"):
+        with pytest.raises(ConfigurationError, match="RATE_LIMIT_TYPING_WINDOW_SECONDS"):
+            Settings.from_env({**TABLES, "RATE_LIMIT_TYPING_WINDOW_SECONDS": bad})
+
+
+def _typing(chat: Harness, where: dict[str, Any]) -> None:
+    """bob types in the room (one-way: no reply)."""
+    assert chat.send(where["bob"], "bob", {"action": "typing", "roomId": where["id"]}) is None
+
+
+def _typing_frames(chat: Harness, where: dict[str, Any]) -> int:
+    """The typing events alice received since the last look."""
+    return len([f for f in chat.frames(where["alice"]) if f["type"] == "typing"])
+
+
+def test_typing_is_forwarded_once_per_the_configured_window(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_TYPING_WINDOW_SECONDS", "5")
+    chat.modules = fresh_handlers()
+    clock = [NOW_MS / 1000]
+    chat.modules["send_message"].service.clock = lambda: clock[0]
+    _typing(chat, room)
+    _typing(chat, room)
+    assert _typing_frames(chat, room) == 1
+    clock[0] += 2.5  # past the default window, inside this one
+    _typing(chat, room)
+    assert _typing_frames(chat, room) == 0
+    clock[0] += 2.5
+    _typing(chat, room)
+    assert _typing_frames(chat, room) == 1
+
+
+def test_switch_off_forwards_every_typing_event_and_writes_nothing(
+    chat: Harness,
+    room: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATE_LIMITS_ENABLED", "false")
+    chat.modules = fresh_handlers()
+    chat.modules["send_message"].service.clock = lambda: NOW_MS / 1000
+    for _ in range(3):
+        _typing(chat, room)
+    assert _typing_frames(chat, room) == 3
+    items = chat.dynamodb.Table("test-connections").scan()["Items"]
+    assert [i for i in items if i["pk"].startswith(keys.TYPING_PREFIX)] == []
+
+
 def _rest(
     chat: Harness, path: str, body: dict[str, Any], source_ip: str = "203.0.113.10"
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -248,6 +316,11 @@ def _login(
 
 
 PASSWORD = "correct horse battery"
+# The answer to a wrong password, for a known username and an unknown one alike.
+WRONG_PASSWORD = json.dumps(
+    {"error": {"code": "invalid_credentials", "message": WRONG_CREDENTIALS}},
+    sort_keys=True,
+)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known user", "unknown user"])
@@ -270,13 +343,23 @@ def test_five_failed_logins_block_the_pair_even_for_the_right_password(
     assert _login(chat, "dave", PASSWORD)[0] == (200 if known else 401)
 
 
-def test_a_hundred_failures_from_any_sources_block_the_username_everywhere(chat: Harness) -> None:
-    assert _rest(chat, "/auth/signup", {"username": "erin", "password": PASSWORD})[0] == 201
+@pytest.mark.parametrize("known", [True, False], ids=["known user", "unknown user"])
+def test_a_hundred_failures_from_any_sources_block_the_username_everywhere(
+    chat: Harness, known: bool
+) -> None:
+    if known:
+        assert _rest(chat, "/auth/signup", {"username": "erin", "password": PASSWORD})[0] == 201
     _freeze(chat, "rest")
-    for i in range(100):
-        assert _login(chat, "erin", "wrong password!", f"198.51.{i // 4}.{i % 4}")[0] == 401
+    answers = [
+        _login(chat, "erin", "wrong password!", f"198.51.{i // 4}.{i % 4}")[:2] for i in range(100)
+    ]
+    # Known or not, the hundred answers are the same, to the byte, and so is the 429.
+    assert {(s, json.dumps(b, sort_keys=True)) for s, b in answers} == {(401, WRONG_PASSWORD)}
     status, body, headers = _login(chat, "erin", PASSWORD, "192.0.2.200")
-    assert status == 429 and headers["Retry-After"] == "900"
+    assert (status, headers["Retry-After"]) == (429, "900")
+    assert body == {
+        "error": {"code": "rate_limited", "message": body["error"]["message"], "retryAfter": 900}
+    }
     # Other usernames are untouched.
     assert _login(chat, "frank", "wrong password!", "192.0.2.200")[0] == 401
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.unit.harness import Harness
+from tests.unit.harness import Harness, fresh_handler
 from tests.unit.test_conversations import group_with, say
 
 
@@ -199,6 +199,9 @@ def test_typing_goes_to_the_others_at_most_once_per_two_seconds(
 ) -> None:
     (_, a), (_, b), (_, c) = people["alice"], people["bob"], people["carol"]
     room = group_with(chat, people, "bob")
+    # The throttle is one of the limits, which the unit tier's environment turns off.
+    monkeypatch.delenv("RATE_LIMITS_ENABLED")
+    chat.modules["send_message"] = fresh_handler("send_message")
     clock = [1_000_000.0]
     monkeypatch.setattr(chat.modules["send_message"].service, "clock", lambda: clock[0])
     messages_before = chat.snapshot()["test-messages"]

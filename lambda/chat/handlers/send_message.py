@@ -4,7 +4,8 @@ One-way routes: success posts nothing (the stream processor delivers what was st
 message as `message`, with its clientMessageId, and every later change as `messageUpdated`); a
 rejected frame gets an `error` frame on the sender's connection through the Management API.
 `typing` is never stored: it is posted to the room's other members at once, at most once per
-user and room every 2 seconds.
+user and room every RATE_LIMIT_TYPING_WINDOW_SECONDS (2 by default; every one with
+RATE_LIMITS_ENABLED=false).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ service = MessageService(
     connections=stores.connections,
     notifier=notifier(settings, stores),
     media=optional_media_service(settings, stores, time.time),
+    typing_window=settings.limits.typing_window,
 )
 replies = direct_replies(settings)
 limits = limiter(settings, time.time)
