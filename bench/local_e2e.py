@@ -52,6 +52,15 @@ def cpu_seconds(pid: int) -> dict[str, float]:
     return result
 
 
+def moto_pid(pid: int) -> int:
+    """The local cloud's moto server: its child started as `-m localcloud.motoserver`."""
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            if b"localcloud.motoserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    raise SystemExit(f"no moto server under process {pid}")
+
+
 def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling the local cloud's GIL holder (`--gil`: where its CPU goes), raw output
     (one stack and its sample count a line); stopped with SIGINT when the send phase ends."""
@@ -93,6 +102,7 @@ async def scenario(
     pid: int,
     profile: Path | None = None,
     batch: bool = False,
+    profile_moto: bool = False,
 ) -> list[object]:
     async with aiohttp.ClientSession() as session:
         api = Api(session, rest_url)
@@ -114,7 +124,11 @@ async def scenario(
 
         sent_at: dict[str, float] = {}
         cpu_before = cpu_seconds(pid)
-        profiler = start_profiler(pid, profile) if profile is not None else None
+        profiler = (
+            start_profiler(moto_pid(pid) if profile_moto else pid, profile)
+            if profile is not None
+            else None
+        )
         started = time.monotonic()
         for i in range(count):
             target = started + i / rate
@@ -192,6 +206,7 @@ def run(
     extra_args: list[str] | None = None,
     profile: Path | None = None,
     batch: bool = False,
+    profile_moto: bool = False,
 ) -> str:
     rows = []
     # A load test: the abuse limits (one user's 5 messages per second) are off.
@@ -212,6 +227,7 @@ def run(
                         cloud.process.pid,
                         profile,
                         batch,
+                        profile_moto,
                     ),
                     300,
                 )
@@ -264,6 +280,11 @@ def main() -> None:
         "(raw stacks) and print where its CPU went",
     )
     parser.add_argument(
+        "--profile-moto",
+        action="store_true",
+        help="with --profile: sample the local cloud's moto server instead",
+    )
+    parser.add_argument(
         "--batch",
         action="store_true",
         help="clients connect with `batch=1` and take messageBatch frames (the browser does)",
@@ -285,6 +306,7 @@ def main() -> None:
             args.localcloud_arg,
             args.profile,
             args.batch,
+            args.profile_moto,
         )
     )
 
