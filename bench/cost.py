@@ -16,6 +16,8 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bench.common import BENCH_ENV, table
@@ -80,13 +82,38 @@ class Meter:
             self.rru += max(1, math.ceil(read / 4096)) * 0.5
 
 
+@contextmanager
+def metered_moto(meter: Meter) -> Iterator[None]:
+    """moto in-process with the deployed tables, and `meter` counting every DynamoDB request of
+    the default boto3 session for the duration of the block."""
+    import boto3
+    from moto import mock_aws
+
+    from tests.unit.harness import _CLIENTS as harness_clients
+    from tests.unit.schema import table_definitions
+
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        for definition in table_definitions("test").values():
+            client.create_table(**definition)
+        # Clients copy their session's event hooks when made: register before the handlers load.
+        events = boto3._get_default_session().events
+        events.register("before-call.dynamodb", meter.before)
+        events.register("after-call.dynamodb", meter.after)
+        # The harness shares boto3 clients across handler imports; clients made for another
+        # measurement carry that Meter's hooks, so start from none.
+        harness_clients.clear()
+        try:
+            yield
+        finally:
+            events.unregister("before-call.dynamodb", meter.before)
+            events.unregister("after-call.dynamodb", meter.after)
+
+
 def measure(room_size: int, batched: int = 0) -> dict[str, Any]:
     """One message's calls and durations; with `batched`, also what `batched` messages in one
     stream batch cost in API Gateway messages when every connection asked for `?batch=1`."""
     import os
-
-    import boto3
-    from moto import mock_aws
 
     from chat import keys
     from chat.config import LimitSettings
@@ -94,9 +121,7 @@ def measure(room_size: int, batched: int = 0) -> dict[str, Any]:
     from chat.models import OpenConnection
     from chat.notifier import encode_frame
     from chat.store import LimitsStore, connection_item
-    from tests.unit.harness import _CLIENTS as harness_clients
     from tests.unit.harness import Harness
-    from tests.unit.schema import table_definitions
 
     os.environ.update(
         {
@@ -112,18 +137,8 @@ def measure(room_size: int, batched: int = 0) -> dict[str, Any]:
             "WS_MANAGEMENT_ENDPOINT": "https://wsapi12345.execute-api.us-east-1.amazonaws.com/v1",
         }
     )
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        for definition in table_definitions("test").values():
-            client.create_table(**definition)
-        # Clients copy their session's event hooks when made: register before the handlers load.
-        meter = Meter()
-        events = boto3._get_default_session().events
-        events.register("before-call.dynamodb", meter.before)
-        events.register("after-call.dynamodb", meter.after)
-        # The harness shares boto3 clients across handler imports; clients made for the last
-        # room size carry the last Meter's hooks, so start from none.
-        harness_clients.clear()
+    meter = Meter()
+    with metered_moto(meter):
         chat = Harness()
         names = [f"user{i:03d}" for i in range(room_size)]
         tokens = {n: chat.signup_and_login(n) for n in names}
@@ -142,54 +157,48 @@ def measure(room_size: int, batched: int = 0) -> dict[str, Any]:
             LimitsStore(chat.dynamodb.Table("test-limits")), LimitSettings(), time.time
         )
         meter.reset()
-        try:
-            started = time.perf_counter()
-            chat.send(
-                conns[names[1 % room_size]],
-                names[1 % room_size],
-                {"action": "sendMessage", "roomId": room, "text": "x" * 100},
-            )
-            send_ms = (time.perf_counter() - started) * 1000
-            send = (dict(meter.requests), meter.wru, meter.rru)
-            # The 100-message batch below is a load, not a user: the limits go off again.
-            chat.modules["send_message"].limits = Limiter(
-                None, LimitSettings(enabled=False), time.time
-            )
-            meter.reset()
-            event = chat.stream_event()
-            started = time.perf_counter()
-            result = chat.modules["stream_processor"].lambda_handler(event, None)
-            fan_ms = (time.perf_counter() - started) * 1000
-            fan = (dict(meter.requests), meter.wru, meter.rru)
-            assert result == {"batchItemFailures": []}
-            delivered = sum(
-                1 for n in names for f in chat.frames(conns[n]) if f.get("type") == "message"
-            )
-            assert delivered == room_size, delivered
-            billed = _batched_billing(chat, tokens, conns, room, batched, encode_frame)
+        started = time.perf_counter()
+        chat.send(
+            conns[names[1 % room_size]],
+            names[1 % room_size],
+            {"action": "sendMessage", "roomId": room, "text": "x" * 100},
+        )
+        send_ms = (time.perf_counter() - started) * 1000
+        send = (dict(meter.requests), meter.wru, meter.rru)
+        # The 100-message batch below is a load, not a user: the limits go off again.
+        chat.modules["send_message"].limits = Limiter(None, LimitSettings(enabled=False), time.time)
+        meter.reset()
+        event = chat.stream_event()
+        started = time.perf_counter()
+        result = chat.modules["stream_processor"].lambda_handler(event, None)
+        fan_ms = (time.perf_counter() - started) * 1000
+        fan = (dict(meter.requests), meter.wru, meter.rru)
+        assert result == {"batchItemFailures": []}
+        delivered = sum(
+            1 for n in names for f in chat.frames(conns[n]) if f.get("type") == "message"
+        )
+        assert delivered == room_size, delivered
+        billed = _batched_billing(chat, tokens, conns, room, batched, encode_frame)
 
-            # The tutorial design: Scan the whole connections table for every message. Its cost
-            # grows with every connection in the system; here, 1,000 of them.
-            table_ = chat.dynamodb.Table("test-connections")
-            with table_.batch_writer() as batch:
-                for i in range(1000 - room_size):
-                    other = f"other{i}"
-                    meta = OpenConnection(other, other, "2026-11-24T00:00:00.000Z", 2**31, ())
-                    batch.put_item(Item=connection_item(meta))
-            meter.reset()
-            kwargs: dict[str, Any] = {
-                "FilterExpression": "begins_with(pk, :p)",
-                "ExpressionAttributeValues": {":p": keys.CONNECTION_PREFIX},
-            }
-            while True:
-                page = table_.scan(**kwargs)
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            scan_rru = meter.rru
-        finally:
-            events.unregister("before-call.dynamodb", meter.before)
-            events.unregister("after-call.dynamodb", meter.after)
+        # The tutorial design: Scan the whole connections table for every message. Its cost
+        # grows with every connection in the system; here, 1,000 of them.
+        table_ = chat.dynamodb.Table("test-connections")
+        with table_.batch_writer() as batch:
+            for i in range(1000 - room_size):
+                other = f"other{i}"
+                meta = OpenConnection(other, other, "2026-11-24T00:00:00.000Z", 2**31, ())
+                batch.put_item(Item=connection_item(meta))
+        meter.reset()
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": keys.CONNECTION_PREFIX},
+        }
+        while True:
+            page = table_.scan(**kwargs)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        scan_rru = meter.rru
     return {
         "size": room_size,
         "send": send,

@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from bench.common import BENCH_ENV, table
-from bench.cost import PRICES, Meter
+from bench.cost import PRICES, Meter, metered_moto
 
 LIMITS_TABLE = "test-limits"
 TYPING_PREFIX = "TYPING#"  # chat.keys.TYPING_PREFIX: typing's claim, in the connections table
@@ -43,13 +43,9 @@ class LimitMeter(Meter):
 
 def measure() -> list[tuple[str, dict[str, int], float, float, str]]:
     """(action, the limit's requests, WRU, RRU, outcome) for each step, in order."""
-    import boto3
-    from moto import mock_aws
 
     from tests.events import load_event
-    from tests.unit.harness import _CLIENTS as harness_clients
     from tests.unit.harness import Harness, LambdaContext
-    from tests.unit.schema import table_definitions
 
     os.environ.update(
         {
@@ -64,15 +60,8 @@ def measure() -> list[tuple[str, dict[str, int], float, float, str]]:
         }
     )
     steps: list[tuple[str, dict[str, int], float, float, str]] = []
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        for definition in table_definitions("test").values():
-            client.create_table(**definition)
-        meter = LimitMeter()
-        events = boto3._get_default_session().events
-        events.register("before-call.dynamodb", meter.before)
-        events.register("after-call.dynamodb", meter.after)
-        harness_clients.clear()  # clients made earlier carry another Meter's hooks
+    meter = LimitMeter()
+    with metered_moto(meter):
         chat = Harness()
 
         def rest(path: str, body: dict[str, str], source_ip: str) -> str:
@@ -87,78 +76,70 @@ def measure() -> list[tuple[str, dict[str, int], float, float, str]]:
             outcome = run()
             steps.append((action, dict(meter.requests), meter.wru, meter.rru, str(outcome)))
 
-        try:
-            a = chat.connect(chat.signup_and_login("alice"))
-            b = chat.connect(chat.signup_and_login("bob"))
-            c = chat.connect(chat.signup_and_login("carol"))
-            room = chat.send(a, "alice", {"action": "createRoom", "name": "bench"})["room"][  # type: ignore[index]
-                "roomId"
-            ]
-            chat.send(b, "bob", {"action": "joinRoom", "roomId": room})
-            chat.send(a, "alice", {"action": "approveJoin", "roomId": room, "username": "bob"})
-            chat.pump()
-            say = {"action": "sendMessage", "roomId": room, "text": "x" * 100}
-            typing = {"action": "typing", "roomId": room}
-            join = {"action": "joinRoom", "roomId": room}
-            reject = {"action": "rejectJoin", "roomId": room, "username": "carol"}
+        a = chat.connect(chat.signup_and_login("alice"))
+        b = chat.connect(chat.signup_and_login("bob"))
+        c = chat.connect(chat.signup_and_login("carol"))
+        room = chat.send(a, "alice", {"action": "createRoom", "name": "bench"})["room"][  # type: ignore[index]
+            "roomId"
+        ]
+        chat.send(b, "bob", {"action": "joinRoom", "roomId": room})
+        chat.send(a, "alice", {"action": "approveJoin", "roomId": room, "username": "bob"})
+        chat.pump()
+        say = {"action": "sendMessage", "roomId": room, "text": "x" * 100}
+        typing = {"action": "typing", "roomId": room}
+        join = {"action": "joinRoom", "roomId": room}
+        reject = {"action": "rejectJoin", "roomId": room, "username": "carol"}
 
-            def error_or(reply: Any, default: str) -> str:
-                errors = [f for f in chat.frames(b) if f.get("type") == "error"]
-                found = reply or (errors[0] if errors else None)
-                return str(found.get("code") or found.get("type")) if found else default
+        def error_or(reply: Any, default: str) -> str:
+            errors = [f for f in chat.frames(b) if f.get("type") == "error"]
+            found = reply or (errors[0] if errors else None)
+            return str(found.get("code") or found.get("type")) if found else default
 
-            step(
-                "sendMessage, the user's bucket idle",
-                lambda: error_or(chat.send(b, "bob", say), "stored"),
-            )
-            step(
-                "sendMessage, inside a burst", lambda: error_or(chat.send(b, "bob", say), "stored")
-            )
-            # A container remembers the keys it wrote (chat.store.LimitsStore): one whose last
-            # write to this key was made by another container tries the wrong branch first.
-            other_container = Harness()
-            step(
-                "sendMessage, inside a burst, the last one through another container",
-                lambda: error_or(other_container.send(b, "bob", say), "stored"),
-            )
-            step("typing, forwarded", lambda: error_or(chat.send(b, "bob", typing), "forwarded"))
-            step(
-                "typing, dropped (within 2 s of the last forwarded)",
-                lambda: error_or(chat.send(b, "bob", typing), "dropped"),
-            )
-            password = {"username": "dave", "password": "correct horse battery"}
-            wrong = {**password, "password": "wrong password!"}
-            step(
-                "signup, the address's bucket idle",
-                lambda: rest("/auth/signup", password, "192.0.2.1"),
-            )
-            step(
-                "signup, inside a burst",
-                lambda: rest("/auth/signup", {**password, "username": "erin"}, "192.0.2.1"),
-            )
-            step("login, right password", lambda: rest("/auth/login", password, "192.0.2.1"))
-            step(
-                "login, the window's first failure", lambda: rest("/auth/login", wrong, "192.0.2.1")
-            )
-            step(
-                "login, a later failure in the window",
-                lambda: rest("/auth/login", wrong, "192.0.2.1"),
-            )
-            for _ in range(3):  # 5 failures for the pair: the next attempt is refused
-                rest("/auth/login", wrong, "192.0.2.1")
-            step(
-                "login, refused (over the limit)",
-                lambda: rest("/auth/login", password, "192.0.2.1"),
-            )
-            step("joinRoom", lambda: chat.send(c, "carol", join)["type"])  # type: ignore[index]
-            step("rejectJoin", lambda: error_or(chat.send(a, "alice", reject), "rejected"))
-            step(
-                "joinRoom, refused (within the cool-down)",
-                lambda: chat.send(c, "carol", join)["code"],  # type: ignore[index]
-            )
-        finally:
-            events.unregister("before-call.dynamodb", meter.before)
-            events.unregister("after-call.dynamodb", meter.after)
+        step(
+            "sendMessage, the user's bucket idle",
+            lambda: error_or(chat.send(b, "bob", say), "stored"),
+        )
+        step("sendMessage, inside a burst", lambda: error_or(chat.send(b, "bob", say), "stored"))
+        # A container remembers the keys it wrote (chat.store.LimitsStore): one whose last
+        # write to this key was made by another container tries the wrong branch first.
+        other_container = Harness()
+        step(
+            "sendMessage, inside a burst, the last one through another container",
+            lambda: error_or(other_container.send(b, "bob", say), "stored"),
+        )
+        step("typing, forwarded", lambda: error_or(chat.send(b, "bob", typing), "forwarded"))
+        step(
+            "typing, dropped (within 2 s of the last forwarded)",
+            lambda: error_or(chat.send(b, "bob", typing), "dropped"),
+        )
+        password = {"username": "dave", "password": "correct horse battery"}
+        wrong = {**password, "password": "wrong password!"}
+        step(
+            "signup, the address's bucket idle",
+            lambda: rest("/auth/signup", password, "192.0.2.1"),
+        )
+        step(
+            "signup, inside a burst",
+            lambda: rest("/auth/signup", {**password, "username": "erin"}, "192.0.2.1"),
+        )
+        step("login, right password", lambda: rest("/auth/login", password, "192.0.2.1"))
+        step("login, the window's first failure", lambda: rest("/auth/login", wrong, "192.0.2.1"))
+        step(
+            "login, a later failure in the window",
+            lambda: rest("/auth/login", wrong, "192.0.2.1"),
+        )
+        for _ in range(3):  # 5 failures for the pair: the next attempt is refused
+            rest("/auth/login", wrong, "192.0.2.1")
+        step(
+            "login, refused (over the limit)",
+            lambda: rest("/auth/login", password, "192.0.2.1"),
+        )
+        step("joinRoom", lambda: chat.send(c, "carol", join)["type"])  # type: ignore[index]
+        step("rejectJoin", lambda: error_or(chat.send(a, "alice", reject), "rejected"))
+        step(
+            "joinRoom, refused (within the cool-down)",
+            lambda: chat.send(c, "carol", join)["code"],  # type: ignore[index]
+        )
     return steps
 
 
