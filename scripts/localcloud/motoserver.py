@@ -187,6 +187,50 @@ def memoize_moto_attribute_aliases(size: int = 8192) -> None:
     XFormedAttributePicker.get_possible_keys = get_possible_keys  # type: ignore[method-assign]
 
 
+class _OnePartition:
+    """A moto table seen through one partition: `all_items` is that partition's items, every
+    other attribute the table's own."""
+
+    def __init__(self, table: Any, items: list[Any]) -> None:
+        self._table = table
+        self._items = items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        return self._items
+
+
+def query_one_partition() -> None:
+    """moto answers a table Query by sorting every item of the table and keeping the partition's
+    (`Table.all_items`, then a filter on the hash key): the stream processor's Query of a room's
+    connections walked the whole connections table, 19% of the moto process's samples at 50
+    clients (docs/benchmarks.md, section 3). DynamoDB reads only the partition; so does this,
+    by giving moto's own Query code a view of the table whose `all_items` is that partition
+    (copied to a list first, so that a write in another thread cannot change it mid-walk).
+    Index queries and tables without a range key are left to moto as they are."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, "one_partition", False):
+        return
+
+    def query(
+        self: Any, hash_key: Any, *args: Any, **kwargs: Any
+    ) -> tuple[list[Any], int, dict[str, Any] | None]:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        partition = self.items.get(hash_key)  # a defaultdict: .get adds nothing
+        items = list(partition.values()) if partition else []
+        return original(_OnePartition(self, items), hash_key, *args, **kwargs)  # type: ignore[arg-type]
+
+    query.one_partition = True  # type: ignore[attr-defined]
+    query.original = original  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -203,6 +247,7 @@ def main() -> None:
 
     serialize_dynamodb_writes()
     memoize_moto_attribute_aliases()
+    query_one_partition()
 
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()

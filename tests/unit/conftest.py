@@ -20,7 +20,12 @@ from moto.dynamodb.models import Table, dynamodb_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 
-from localcloud.motoserver import ACCOUNT_ID, REGION, memoize_moto_attribute_aliases
+from localcloud.motoserver import (
+    ACCOUNT_ID,
+    REGION,
+    memoize_moto_attribute_aliases,
+    query_one_partition,
+)
 from tests.cognito_keys import moto_jwks
 from tests.unit.harness import Harness
 from tests.unit.schema import table_definitions
@@ -175,6 +180,7 @@ def moto_session() -> Iterator[SessionTables]:
         import_moto_pool_key_once(monkeypatch)
         cache_moto_method_names(monkeypatch)
         memoize_moto_attribute_aliases()
+        query_one_partition()
         with mock_aws() as mock:
             yield SessionTables(mock)
 
