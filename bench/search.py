@@ -10,7 +10,7 @@ items' size (moto does not report consumed capacity): 0.5 RRU per 4 KB, eventual
     python -m bench.search --quick    # 1k, 10k
     python -m bench.search --sample   # rooms over 10k: their first 3 calls, the rest computed
 
-The whole 100,000-message search takes moto about 14 minutes on this machine (each Query sorts
+The whole 100,000-message search takes moto about 10 minutes on this machine (each Query sorts
 and walks the whole partition, where DynamoDB reads only the page); `--sample` searches such a
 room for its first 3 calls only and gives the whole-room row as those calls' reads times the
 number of calls, marked "computed".
