@@ -67,7 +67,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 types: $(STAMP)
-	$(BIN)/mypy lambda/chat scripts/localcloud
+	$(BIN)/mypy lambda/chat scripts/localcloud bench
 
 ## make check: the one quality gate: lint, types and every test.
 check: lint types test

@@ -94,7 +94,7 @@ def run(
         chunk_cpu = time.process_time() - cpu
         assert outcome.posts == CHUNK and not outcome.failed_sequence_numbers, outcome
 
-        results = []
+        results: list[dict[str, Any]] = []
         for size in sizes:
             people = [Connection(f"c{size}-{i:07d}xxxxx", f"user{i:07d}") for i in range(size)]
             chunking = Chunking(queue, threshold=1, buckets=buckets)

@@ -164,7 +164,8 @@ def run(
 
             # The tutorial design: Scan every connection in the table, post one after another.
             started = time.perf_counter()
-            scanned, kwargs = 0, {}
+            scanned = 0
+            kwargs: dict[str, Any] = {}
             while tutorial_too:
                 page = scan_table.scan(**kwargs)
                 for item in page["Items"]:
