@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -147,19 +148,23 @@ def serialize_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 
-def memoize_moto_attribute_aliases(size: int = 8192) -> None:
+def memoize_moto_attribute_aliases(size: int = 8192) -> bool:
     """moto serialises each response by walking the botocore output shape and, for every
     attribute of every returned item, asking six alias providers which names the value may
     have on the Python object (`XFormedAttributePicker.get_possible_keys`): 12% of the moto
     process's samples in a 50-client run (docs/benchmarks.md, section 3). The answer depends
     only on the object's type, the key, the shape and the shape's parent (the providers read
     nothing else), and botocore keeps shapes for the life of a service model, so the names are
-    worked out once per such combination. Bounded, so shapes made per request cannot grow it."""
-    from moto.core.serialize import XFormedAttributePicker
+    worked out once per such combination. Bounded, so shapes made per request cannot grow it.
+    Whether it applies: a moto without that picker (before 5.2) is left as it is."""
+    try:
+        from moto.core.serialize import XFormedAttributePicker
+    except ImportError:
+        return False
 
     original = XFormedAttributePicker.get_possible_keys
     if getattr(original, "memoized", False):
-        return
+        return True
     known: dict[tuple[Any, ...], tuple[str, ...]] = {}
 
     def get_possible_keys(self: Any, context: Any) -> Any:
@@ -185,6 +190,7 @@ def memoize_moto_attribute_aliases(size: int = 8192) -> None:
     get_possible_keys.memoized = True  # type: ignore[attr-defined]
     get_possible_keys.original = original  # type: ignore[attr-defined]
     XFormedAttributePicker.get_possible_keys = get_possible_keys  # type: ignore[method-assign]
+    return True
 
 
 class _OnePartition:
@@ -202,24 +208,32 @@ class _OnePartition:
         return self._items
 
 
-def query_one_partition() -> None:
+def query_one_partition() -> bool:
     """moto answers a table Query by sorting every item of the table and keeping the partition's
     (`Table.all_items`, then a filter on the hash key): the stream processor's Query of a room's
     connections walked the whole connections table, 19% of the moto process's samples at 50
     clients (docs/benchmarks.md, section 3). DynamoDB reads only the partition; so does this,
     by giving moto's own Query code a view of the table whose `all_items` is that partition
     (copied to a list first, so that a write in another thread cannot change it mid-walk).
-    Index queries and tables without a range key are left to moto as they are."""
+    Index queries and tables without a range key are left to moto as they are, and so is a moto
+    whose Query has another shape than the one this was written against (5.2); whether it
+    applies."""
     from moto.dynamodb.models.table import Table
 
     original = Table.query
     if getattr(original, "one_partition", False):
-        return
+        return True
+    parameters = list(inspect.signature(original).parameters)
+    if parameters[:2] != ["self", "hash_key"] or "index_name" not in parameters:
+        return False
+    if not hasattr(Table, "all_items"):
+        return False
+    index_at = parameters.index("index_name") - 2  # in the positional args after hash_key
 
     def query(
         self: Any, hash_key: Any, *args: Any, **kwargs: Any
     ) -> tuple[list[Any], int, dict[str, Any] | None]:
-        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        index_name = args[index_at] if len(args) > index_at else kwargs.get("index_name")
         if index_name or hash_key is None or not self.range_key_attr:
             return original(self, hash_key, *args, **kwargs)
         partition = self.items.get(hash_key)  # a defaultdict: .get adds nothing
@@ -229,6 +243,7 @@ def query_one_partition() -> None:
     query.one_partition = True  # type: ignore[attr-defined]
     query.original = original  # type: ignore[attr-defined]
     Table.query = query  # type: ignore[method-assign]
+    return True
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from multidict import CIMultiDictProxy
 
 from localcloud.terraform import load
 from localcloud.testing import RunningLocalCloud, running_local_cloud
-from tests.integration.chat_client import Api
+from tests.integration.chat_client import Api, Socket
 from tests.integration.conftest import NO_LIMITS, TERRAFORM_DIR, run
 from tests.integration.test_rooms_and_messages import admit, connect, create_room
 
@@ -56,6 +56,20 @@ async def post_file(
     async with session.post(body["url"], data=form, headers={"Origin": origin}) as response:
         await response.read()
         return response.status
+
+
+async def attach_refused(sender: Socket, room_id: str, upload_id: str, request_id: str) -> bool:
+    """Whether a sendMessage attaching the upload is refused as invalid_input."""
+    await sender.send(
+        {
+            "action": "sendMessage",
+            "roomId": room_id,
+            "attachments": [upload_id],
+            "requestId": request_id,
+        }
+    )
+    error = await sender.next_of("error", requestId=request_id)
+    return bool(error["code"] == "invalid_input")
 
 
 def test_upload_attach_and_download_through_the_local_s3(cloud: RunningLocalCloud) -> None:
@@ -144,16 +158,7 @@ def test_upload_attach_and_download_through_the_local_s3(cloud: RunningLocalClou
                 )
                 == 403
             )
-            await alice.send(
-                {
-                    "action": "sendMessage",
-                    "roomId": room_id,
-                    "attachments": [big["uploadId"]],
-                    "requestId": "big",
-                }
-            )
-            error = await alice.next_of("error", requestId="big")
-            assert error["code"] == "invalid_input"
+            assert await attach_refused(alice, room_id, big["uploadId"], "big")
             status, page = await api.call("GET", f"/rooms/{room_id}/messages", token=bob_token)
             assert [m.get("attachments", []) for m in page["messages"]][-1][0]["uploadId"] == (
                 body["uploadId"]
@@ -225,16 +230,7 @@ def test_an_expired_upload_form_is_refused_like_s3_refuses_it(
                 assert "Policy expired" in await response.text()
             listed = cloud.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"rooms/{room_id}/")
             assert listed.get("KeyCount", 0) == 0
-            await alice.send(
-                {
-                    "action": "sendMessage",
-                    "roomId": room_id,
-                    "attachments": [form["uploadId"]],
-                    "requestId": "late",
-                }
-            )
-            error = await alice.next_of("error", requestId="late")
-            assert error["code"] == "invalid_input"
+            assert await attach_refused(alice, room_id, form["uploadId"], "late")
             status, page = await api.call("GET", f"/rooms/{room_id}/messages", token=alice_token)
             assert status == 200 and page["messages"] == []
             await alice.close()
